@@ -1,0 +1,60 @@
+// The CheXWorld world-model loss (official iwm_dual_easy step, METHOD 1.2):
+//
+//   H1 = LN(T(V1))[pred1]          H2 = LN(T(V2))[pred2]          (no grad)
+//   Z1 = E(A1, enc1)               Z2 = E(A2, enc2)
+//   P11 = Pred(Z1, a1, enc1 -> pred1, rel 0)      local + domain
+//   P22 = Pred(Z2, a2, enc2 -> pred2, rel 0)
+//   P21 = Pred(Z1, a1, enc1 -> pred2, rel_21)     global + domain
+//   P12 = Pred(Z2, a2, enc2 -> pred1, rel_12)
+//   loss = [ (l11 + l22)/2 + w (l21 + l12)/2 ] / (1 + w)     (extra_mean)
+//
+// With `cross_view` off only the local terms run (loss = (l11 + l22)/2), and
+// with a single view (ijepa) only P11. The predictor decides whether it uses
+// actions and offsets (its ablation options).
+#ifndef CHEXWORLD_OBJECTIVES_WORLD_MODEL_LOSS_H_
+#define CHEXWORLD_OBJECTIVES_WORLD_MODEL_LOSS_H_
+
+#include <array>
+
+#include <torch/torch.h>
+
+#include "chexworld/models/encoder.h"
+#include "chexworld/models/predictor.h"
+
+namespace chexworld {
+
+// One collated pretraining batch (B samples).
+struct WorldModelBatch {
+  torch::Tensor image1, image2;          // clean views V (B, C, H, W): target encoder
+  torch::Tensor image_aug1, image_aug2;  // appearance-augmented views A: context encoder
+  torch::Tensor action1, action2;        // (B, A) actions of A1, A2
+  torch::Tensor rel_pos_21, rel_pos_12;  // (B, 4) crop offsets
+  torch::Tensor masks_enc1, masks_pred1;  // (B, Ke), (B, Kp) int64
+  torch::Tensor masks_enc2, masks_pred2;  // view-2 masks (a batch permutation of view 1's)
+  bool two_views() const { return image2.defined(); }
+};
+
+struct WorldModelLossOptions {
+  bool cross_view = true;         // the global (1->2, 2->1) terms
+  double cross_view_weight = 1.0;  // w above (official extra_loss_weight)
+  bool extra_mean = true;         // divide by (1 + w)
+  bool keep_trace = false;        // fill `traces` (parity, analyses)
+};
+
+struct WorldModelTerms {
+  torch::Tensor loss;  // scalar, differentiable
+  torch::Tensor loss_11, loss_22, loss_21, loss_12, loss_intra, loss_extra;
+  torch::Tensor H1, H2, Z1, Z2, P11, P22, P21, P12;
+  std::array<PredictorTrace, 4> traces;  // 11, 22, 21, 12
+  torch::Tensor target1_norm, target2_norm;  // full target tokens before LN (trace only)
+  // Collapse monitors: mean over channels of the std across the batch (of
+  // token-averaged features), for predictions and targets.
+  double pred_std = 0, target_std = 0;
+};
+
+WorldModelTerms ComputeWorldModelLoss(Encoder& context_encoder, Encoder& target_encoder, Predictor& predictor,
+                                      const WorldModelBatch& batch, const WorldModelLossOptions& options);
+
+}  // namespace chexworld
+
+#endif  // CHEXWORLD_OBJECTIVES_WORLD_MODEL_LOSS_H_
