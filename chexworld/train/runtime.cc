@@ -1,0 +1,85 @@
+#include "chexworld/train/runtime.h"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+#include <glog/logging.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace chexworld {
+namespace {
+
+int FindBlas(struct dl_phdr_info* info, size_t, void* data) {
+  const char* name = info->dlpi_name;
+  if (name != nullptr && (absl::StrContains(name, "libblas.so") || absl::StrContains(name, "libopenblas"))) {
+    auto* out = static_cast<std::string*>(data);
+    if (out->empty()) *out = name;
+  }
+  return 0;
+}
+
+}  // namespace
+
+BlasInfo DescribeBlas() {
+  BlasInfo info;
+  std::string loaded;
+  dl_iterate_phdr(&FindBlas, &loaded);
+  if (!loaded.empty()) {
+    char resolved[PATH_MAX];
+    info.library = realpath(loaded.c_str(), resolved) != nullptr ? resolved : loaded;
+  }
+  using ConfigFn = char* (*)();
+  if (auto fn = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+    info.is_openblas = true;
+    info.config = fn();
+    info.is_openmp = absl::StrContains(info.config, "USE_OPENMP");
+  }
+  info.is_reference = !info.is_openblas && absl::StrContains(info.library, "/blas/");
+  return info;
+}
+
+absl::StatusOr<torch::Device> ParseDevice(const std::string& device) {
+  const std::string d = device.empty() ? "cpu" : device;
+  try {
+    torch::Device dev(d);
+    if (dev.is_cuda() && !torch::cuda::is_available()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "run.device = \"", d, "\" but this libtorch has no CUDA device (build against a CUDA libtorch: "
+          "CHEXWORLD_LIBTORCH, see README)"));
+    }
+    return dev;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("run.device = \"", d, "\" is not a torch device string"));
+  }
+}
+
+absl::StatusOr<torch::Device> ConfigureRuntime(const RunConfig& run) {
+  auto device = ParseDevice(run.device());
+  if (!device.ok()) return device.status();
+  if (run.threads() < 0) return absl::InvalidArgumentError("run.threads must be >= 0");
+  int threads = run.threads() > 0 ? run.threads() : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  torch::set_num_threads(threads);
+  BlasInfo blas = DescribeBlas();
+  LOG(INFO) << "torch threads: " << torch::get_num_threads() << ", device: " << device->str()
+            << ", BLAS: " << (blas.library.empty() ? "(not loaded)" : blas.library)
+            << (blas.config.empty() ? "" : " [" + blas.config + "]");
+  if (blas.is_reference) {
+    LOG(WARNING) << "\n*** libtorch is using Debian's reference BLAS (" << blas.library
+                 << "): matmuls are about 20x slower. Install libopenblas0-openmp "
+                    "(tools/install_deps.sh does) ***";
+  } else if (blas.is_openblas && !blas.is_openmp) {
+    LOG(WARNING) << "*** OpenBLAS without OpenMP: its threads and libtorch's OpenMP threads compete; "
+                    "training runs about 2x slower. Install libopenblas0-openmp and point the "
+                    "libblas.so.3 alternative at it (tools/install_deps.sh) ***";
+  }
+  return *device;
+}
+
+}  // namespace chexworld

@@ -1,0 +1,28 @@
+// The registered component names are what configs and sweeps refer to: adding
+// or renaming one is an interface change, made here on purpose.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "chexworld/core/registry.h"
+
+namespace chexworld {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST(RegistryPinnedTest, EveryKindHasItsNames) {
+  const auto& catalog = ComponentCatalog::Global();
+  EXPECT_THAT(catalog.Names("encoder"), ElementsAre("vit"));
+  EXPECT_THAT(catalog.Names("predictor"), ElementsAre("conditioned_transformer"));
+  EXPECT_THAT(catalog.Names("masker"), IsEmpty());
+  EXPECT_THAT(catalog.Names("objective"), IsEmpty());
+  EXPECT_THAT(catalog.Names("dataset"), IsEmpty());
+  EXPECT_THAT(catalog.Names("transform"), IsEmpty());
+  EXPECT_THAT(catalog.Names("optimizer"), IsEmpty());
+  EXPECT_THAT(catalog.Names("schedule"), IsEmpty());
+  EXPECT_THAT(catalog.Names("evaluator"), IsEmpty());
+}
+
+}  // namespace
+}  // namespace chexworld

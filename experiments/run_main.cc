@@ -1,0 +1,78 @@
+// The experiment runner:
+//
+//   bazel run //experiments:run -- --config=experiments/pretrain/tiny.textproto \
+//       [--set path=value ...] [--run_dir=DIR] [--resume]
+//   bazel run //experiments:run -- --list_components
+//   bazel run //experiments:run -- --config=... --print_resolved
+//
+// Loads and resolves the config (every component checked before any work),
+// writes it to the run folder, and hands over to the experiment driver.
+#include <iostream>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "chexworld/core/config.h"
+#include "chexworld/core/flags.h"
+#include "chexworld/core/paths.h"
+#include "chexworld/core/registry.h"
+#include "chexworld/train/experiment.h"
+
+DEFINE_string(config, "", "experiment config (text ExperimentConfig), relative to your shell directory");
+DEFINE_string(run_dir, "", "run folder (default: <run.output_root>/<run.name>/<timestamp>)");
+DEFINE_bool(list_components, false, "print every registry and exit");
+DEFINE_bool(print_resolved, false, "print the resolved config and exit");
+DEFINE_bool(resume, false, "continue the latest checkpoint in --run_dir");
+
+int main(int argc, char** argv) {
+  std::vector<std::string> sets = chexworld::ExtractRepeatedFlag("set", &argc, &argv);
+  gflags::SetUsageMessage("--config=FILE [--set path=value ...] [--run_dir=DIR] [--resume]");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+
+  if (FLAGS_list_components) {
+    std::cout << chexworld::ComponentCatalog::Global().Describe();
+    return 0;
+  }
+  if (FLAGS_config.empty()) {
+    std::cerr << "error: --config is required (or --list_components)\n";
+    return 2;
+  }
+  auto config = chexworld::LoadExperimentConfig(chexworld::UserPath(FLAGS_config), sets);
+  if (!config.ok()) {
+    std::cerr << "error: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (FLAGS_print_resolved) {
+    std::cout << chexworld::ToTextProto(*config);
+    return 0;
+  }
+  if (FLAGS_resume && FLAGS_run_dir.empty()) {
+    std::cerr << "error: --resume needs --run_dir (the run folder to continue)\n";
+    return 2;
+  }
+  std::string run_dir = chexworld::UserPath(FLAGS_run_dir);
+  if (run_dir.empty()) {
+    auto made = chexworld::MakeRunDirectory(config->run().output_root(), config->run().name());
+    if (!made.ok()) {
+      std::cerr << "error: " << made.status().message() << "\n";
+      return 1;
+    }
+    run_dir = *made;
+  } else if (auto s = chexworld::MakeDirectories(run_dir); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  if (auto s = chexworld::WriteTextProto(*config, run_dir + "/config.textproto"); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  LOG(INFO) << "run folder: " << run_dir;
+  absl::Status status = chexworld::RunExperiment(*config, run_dir, FLAGS_resume);
+  if (!status.ok()) {
+    LOG(ERROR) << status;
+    return 1;
+  }
+  return 0;
+}
