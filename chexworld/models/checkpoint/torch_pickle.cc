@@ -181,6 +181,14 @@ class Unpickler {
       }
       return d;
     }
+    // TorchScript's pickler tags typed containers: restore_type_tag(value, "Dict[str, Tensor]"),
+    // build_intlist([..]), ...: the value is the first argument.
+    if (name == "torch.jit._pickle.restore_type_tag" ||
+        (name.rfind("torch.jit._pickle.build_", 0) == 0 && name.size() > 4 &&
+         name.compare(name.size() - 4, 4, "list") == 0)) {
+      if (args->items.empty()) return absl::DataLossError(absl::StrCat("no arguments to ", name));
+      return args->items[0];
+    }
     // Anything else: an opaque object that remembers what built it.
     auto o = Make(PickleValue::Kind::kObject);
     o->s = name;

@@ -1,0 +1,326 @@
+// Conformance suite over every registered encoder and predictor, plus
+// checkpoint io (errors, adaptation, Python interop).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "chexworld/core/config.h"
+#include "chexworld/core/registry.h"
+#include "chexworld/models/checkpoint/adapt.h"
+#include "chexworld/models/checkpoint/state_dict.h"
+#include "chexworld/models/ema.h"
+#include "chexworld/models/encoder.h"
+#include "chexworld/models/encoders/vit.h"
+#include "chexworld/models/predictor.h"
+
+namespace chexworld {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Small options for each registered component; a new component must add one.
+const std::map<std::string, std::string>& SmallEncoderOptions() {
+  static const auto* m = new std::map<std::string, std::string>{
+      {"vit", "[type.googleapis.com/chexworld.ViTOptions] { embed_dim: 48 depth: 2 num_heads: 3 patch_size: 8 }"}};
+  return *m;
+}
+const std::map<std::string, std::string>& SmallPredictorOptions() {
+  static const auto* m = new std::map<std::string, std::string>{
+      {"conditioned_transformer",
+       "[type.googleapis.com/chexworld.ConditionedTransformerOptions] { embed_dim: 24 depth: 2 }"}};
+  return *m;
+}
+
+ComponentSpec Spec(const std::string& name, const std::string& options_text) {
+  ComponentSpec spec;
+  auto s = ParseTextProto("name: \"" + name + "\" options { " + options_text + " }", "spec", &spec);
+  EXPECT_TRUE(s.ok()) << s;
+  return spec;
+}
+
+std::shared_ptr<Encoder> SmallEncoder(const std::string& name, int channels, int image_size, uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  ComponentSpec spec = Spec(name, SmallEncoderOptions().at(name));
+  EXPECT_TRUE(ApplyOverride("options.in_channels=" + std::to_string(channels), &spec).ok());
+  EXPECT_TRUE(ApplyOverride("options.image_size=" + std::to_string(image_size), &spec).ok());
+  auto enc = CreateEncoder(spec);
+  EXPECT_TRUE(enc.ok()) << enc.status();
+  return enc.ok() ? *enc : nullptr;
+}
+
+bool SharesStorage(const torch::nn::Module& a, const torch::nn::Module& b) {
+  std::set<const void*> ptrs;
+  for (const auto& p : a.parameters()) ptrs.insert(p.data_ptr());
+  for (const auto& p : b.parameters()) {
+    if (ptrs.count(p.data_ptr())) return true;
+  }
+  return false;
+}
+
+std::string TmpPath(const std::string& name) { return std::string(std::getenv("TEST_TMPDIR")) + "/" + name; }
+
+class EncoderConformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EncoderConformance, HasSmallTestOptions) {
+  EXPECT_TRUE(SmallEncoderOptions().count(GetParam()))
+      << "add small options for encoder '" << GetParam() << "' to SmallEncoderOptions()";
+}
+
+TEST_P(EncoderConformance, DefaultOptionsBuild) {
+  ComponentSpec spec;
+  spec.set_name(GetParam());
+  auto enc = CreateEncoder(spec);
+  ASSERT_TRUE(enc.ok()) << enc.status();
+  EXPECT_GT((*enc)->embed_dim(), 0);
+  EXPECT_GT((*enc)->grid_size(), 0);
+}
+
+TEST_P(EncoderConformance, DocumentedShapesForOneAndThreeChannelsAtTwoSizes) {
+  for (int channels : {1, 3}) {
+    for (int size : {32, 48}) {
+      SCOPED_TRACE(absl::StrCat(channels, " channels, ", size, " px"));
+      auto enc = SmallEncoder(GetParam(), channels, size);
+      ASSERT_TRUE(enc);
+      const int64_t n = (size / enc->patch_size()) * (size / enc->patch_size());
+      auto x = torch::randn({2, channels, size, size});
+      auto y = enc->Forward(x);
+      EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, n, enc->embed_dim()}));
+      auto keep = torch::tensor({0, 3, 5, 7}, torch::kInt64).repeat({2, 1});
+      EXPECT_EQ(enc->Forward(x, keep).sizes(), (std::vector<int64_t>{2, 4, enc->embed_dim()}));
+      auto layers = enc->ForwardLayers(x);
+      EXPECT_EQ(static_cast<int64_t>(layers.size()), enc->depth());
+      EXPECT_TRUE(torch::allclose(layers.back(), y));
+      // Another input size than configured: positions are interpolated.
+      auto big = enc->Forward(torch::randn({1, channels, size + 16, size + 16}));
+      EXPECT_EQ(big.size(1), ((size + 16) / enc->patch_size()) * ((size + 16) / enc->patch_size()));
+    }
+  }
+}
+
+TEST_P(EncoderConformance, CloneIsIndependentAndFrozen) {
+  auto enc = SmallEncoder(GetParam(), 1, 32);
+  auto target = MakeTargetEncoder(*enc);
+  EXPECT_FALSE(SharesStorage(*enc, *target));
+  for (const auto& p : target->parameters()) EXPECT_FALSE(p.requires_grad());
+  auto x = torch::randn({2, 1, 32, 32});
+  EXPECT_TRUE(torch::equal(enc->Forward(x), target->Forward(x)));
+  {
+    torch::NoGradGuard g;
+    for (auto& p : enc->parameters()) p.add_(0.1);
+  }
+  EXPECT_FALSE(torch::equal(enc->Forward(x), target->Forward(x)));
+  // EMA with momentum 0 copies the online weights.
+  EmaUpdate(*target, *enc, 0.0);
+  EXPECT_TRUE(torch::allclose(enc->Forward(x), target->Forward(x)));
+}
+
+TEST_P(EncoderConformance, SaveLoadRoundTrip) {
+  auto a = SmallEncoder(GetParam(), 3, 32, /*seed=*/1);
+  auto b = SmallEncoder(GetParam(), 3, 32, /*seed=*/2);
+  const std::string path = TmpPath(GetParam() + "_roundtrip.pt");
+  ASSERT_TRUE(SaveStateDict(GetStateDict(*a), path).ok());
+  auto sd = ReadTorchStateDict(path);
+  ASSERT_TRUE(sd.ok()) << sd.status();
+  auto report = LoadStateDict(*b, *sd, LoadMode::kStrict);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->missing.empty());
+  auto x = torch::randn({2, 3, 32, 32});
+  EXPECT_TRUE(torch::equal(a->Forward(x), b->Forward(x)));
+}
+
+TEST_P(EncoderConformance, DeterministicUnderAFixedSeed) {
+  auto a = SmallEncoder(GetParam(), 1, 32, 7);
+  auto b = SmallEncoder(GetParam(), 1, 32, 7);
+  auto x = torch::randn({2, 1, 32, 32});
+  EXPECT_TRUE(torch::equal(a->Forward(x), b->Forward(x)));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllEncoders, EncoderConformance,
+                         ::testing::ValuesIn(ComponentCatalog::Global().Names(kEncoderKind)));
+
+class PredictorConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::shared_ptr<Predictor> Make(const std::string& extra = "", uint64_t seed = 0) {
+    torch::manual_seed(seed);
+    ComponentSpec spec = Spec(GetParam(), SmallPredictorOptions().at(GetParam()));
+    if (!extra.empty()) EXPECT_TRUE(ApplyOverride(extra, &spec).ok());
+    auto p = CreatePredictor(spec, PredictorContext{48, 3, 4, 4});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : nullptr;
+  }
+  PredictorInputs Inputs() {
+    torch::manual_seed(11);
+    PredictorInputs in;
+    in.context = torch::randn({2, 5, 48});
+    in.context_idx = torch::tensor({0, 1, 2, 4, 8}, torch::kInt64).repeat({2, 1});
+    in.target_idx = torch::tensor({10, 11, 14}, torch::kInt64).repeat({2, 1});
+    in.action = torch::tensor({1.2, 0.9, 1.5, 0.0, 0.0}).repeat({2, 1});
+    in.rel_pos = torch::tensor({0.25, -0.5, 0.0, 1.0}).repeat({2, 1});
+    return in;
+  }
+};
+
+TEST_P(PredictorConformance, DefaultOptionsBuild) {
+  ComponentSpec spec;
+  spec.set_name(GetParam());
+  auto p = CreatePredictor(spec, PredictorContext{96, 3, 4, 4});
+  ASSERT_TRUE(p.ok()) << p.status();
+}
+
+TEST_P(PredictorConformance, ShapesAndConditioning) {
+  auto p = Make();
+  auto in = Inputs();
+  auto y = p->Forward(in);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, 48}));
+  // Full context (all 16 tokens, no indices).
+  PredictorInputs full = in;
+  full.context = torch::randn({2, 16, 48});
+  full.context_idx = torch::Tensor();
+  EXPECT_EQ(p->Forward(full).sizes(), (std::vector<int64_t>{2, 3, 48}));
+  if (p->action_dim() > 0) {
+    PredictorInputs other = in;
+    other.action = torch::tensor({1.0, 1.0, 1.0, 0.0, 0.0}).repeat({2, 1});
+    EXPECT_FALSE(torch::allclose(p->Forward(other), y)) << "the action must change the prediction";
+  }
+  if (p->uses_relative_offset()) {
+    PredictorInputs same_crop = in;
+    same_crop.rel_pos = torch::Tensor();
+    EXPECT_FALSE(torch::allclose(p->Forward(same_crop), y)) << "the offset must change the prediction";
+  }
+}
+
+TEST_P(PredictorConformance, CloneRoundTripAndDeterminism) {
+  auto a = Make("", 1);
+  auto copy = a->ClonePredictor();
+  EXPECT_FALSE(SharesStorage(*a, *copy));
+  auto in = Inputs();
+  EXPECT_TRUE(torch::equal(a->Forward(in), copy->Forward(in)));
+  auto b = Make("", 2);
+  const std::string path = TmpPath(GetParam() + "_pred.pt");
+  ASSERT_TRUE(SaveStateDict(GetStateDict(*a), path).ok());
+  auto sd = ReadTorchStateDict(path);
+  ASSERT_TRUE(sd.ok()) << sd.status();
+  ASSERT_TRUE(LoadStateDict(*b, *sd, LoadMode::kStrict).ok());
+  EXPECT_TRUE(torch::equal(a->Forward(in), b->Forward(in)));
+  EXPECT_TRUE(torch::equal(Make("", 5)->Forward(in), Make("", 5)->Forward(in)));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPredictors, PredictorConformance,
+                         ::testing::ValuesIn(ComponentCatalog::Global().Names(kPredictorKind)));
+
+TEST(ConditionedTransformerAblations, NoActionAndNoOffset) {
+  ComponentSpec spec = Spec("conditioned_transformer", SmallPredictorOptions().at("conditioned_transformer"));
+  ASSERT_TRUE(ApplyOverride("options.disable_action=true", &spec).ok());
+  ASSERT_TRUE(ApplyOverride("options.disable_relative_offset=true", &spec).ok());
+  auto p = CreatePredictor(spec, PredictorContext{48, 3, 4, 4});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ((*p)->action_dim(), 0);
+  for (const auto& kv : (*p)->named_parameters()) EXPECT_THAT(kv.key(), ::testing::Not(HasSubstr("policy_net")));
+  PredictorInputs in;
+  in.context = torch::randn({1, 2, 48});
+  in.context_idx = torch::tensor({{0, 1}}, torch::kInt64);
+  in.target_idx = torch::tensor({{5, 6}}, torch::kInt64);
+  in.rel_pos = torch::tensor({{0.5, 0.5, 1.0, 1.0}});
+  auto y = (*p)->Forward(in);
+  in.rel_pos = torch::Tensor();
+  EXPECT_TRUE(torch::equal(y, (*p)->Forward(in)));
+}
+
+TEST(ViTOptionsTest, BadValuesNameTheField) {
+  ViTOptions o;
+  o.set_embed_dim(100);
+  o.set_num_heads(3);
+  auto r = ResolveViTOptions(o);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("ViTOptions.embed_dim = 100"));
+  o = ViTOptions();
+  o.set_preset("huge");
+  EXPECT_THAT(std::string(ResolveViTOptions(o).status().message()), HasSubstr("preset 'huge'"));
+  o = ViTOptions();
+  o.set_image_size(100);
+  EXPECT_THAT(std::string(ResolveViTOptions(o).status().message()), HasSubstr("image_size = 100"));
+}
+
+TEST(CheckpointTest, WrongShapeAndMissingKeysAreNamed) {
+  auto enc = SmallEncoder("vit", 1, 32);
+  NamedTensors sd = GetStateDict(*enc);
+  NamedTensors bad = sd;
+  for (auto& [name, t] : bad) {
+    if (name == "blocks.0.attn.qkv.weight") t = torch::zeros({10, 48});
+  }
+  auto r = LoadStateDict(*enc, bad, LoadMode::kStrict);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("'blocks.0.attn.qkv.weight': checkpoint shape [10, 48] vs model shape [144, 48]"));
+  NamedTensors missing(sd.begin() + 1, sd.end());
+  missing.emplace_back("head.weight", torch::zeros({2}));
+  r = LoadStateDict(*enc, missing, LoadMode::kStrict);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("missing keys [" + sd.front().first + "]"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("unexpected keys [head.weight]"));
+  r = LoadStateDict(*enc, missing, LoadMode::kNonStrict);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->missing.size(), 1u);
+  EXPECT_EQ(r->unexpected.size(), 1u);
+}
+
+TEST(CheckpointTest, CorruptFilesFailClearly) {
+  const std::string path = TmpPath("corrupt.pt");
+  std::ofstream(path) << "not a zip archive";
+  auto sd = ReadTorchStateDict(path);
+  ASSERT_FALSE(sd.ok());
+  EXPECT_THAT(std::string(sd.status().message()), HasSubstr(path));
+  EXPECT_FALSE(ReadTorchStateDict(TmpPath("absent.pt")).ok());
+}
+
+TEST(CheckpointTest, AdaptsRgbPatch16WeightsToGrayPatch8AndAnotherGrid) {
+  // An RGB encoder on gray input replicated to 3 channels equals the 1-channel
+  // encoder with summed kernels.
+  auto rgb = SmallEncoder("vit", 3, 32, 3);
+  auto gray = SmallEncoder("vit", 1, 32, 4);
+  auto adapted = AdaptEncoderWeights(GetStateDict(*rgb), *gray);
+  ASSERT_TRUE(adapted.ok()) << adapted.status();
+  ASSERT_TRUE(LoadStateDict(*gray, *adapted, LoadMode::kStrict).ok());
+  auto x = torch::rand({2, 1, 32, 32});
+  EXPECT_TRUE(torch::allclose(rgb->Forward(x.repeat({1, 3, 1, 1})), gray->Forward(x), 1e-4, 1e-5));
+  // Patch 8 -> 4 and grid 4 -> 8 at the same image size.
+  ComponentSpec spec = Spec("vit", SmallEncoderOptions().at("vit"));
+  ASSERT_TRUE(ApplyOverride("options.patch_size=4", &spec).ok());
+  ASSERT_TRUE(ApplyOverride("options.image_size=32", &spec).ok());
+  auto small_patch = CreateEncoder(spec);
+  ASSERT_TRUE(small_patch.ok());
+  auto adapted2 = AdaptEncoderWeights(GetStateDict(*rgb), **small_patch);
+  ASSERT_TRUE(adapted2.ok()) << adapted2.status();
+  ASSERT_TRUE(LoadStateDict(**small_patch, *adapted2, LoadMode::kStrict).ok());
+  EXPECT_EQ((*small_patch)->Forward(torch::rand({1, 3, 32, 32})).size(1), 64);
+}
+
+// Python's torch.load reads an exported encoder as a plain state dict with the
+// same tensors; what Python saves back (as an OrderedDict) loads in C++.
+TEST(CheckpointTest, ExportReadsInPythonAndBack) {
+  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Debian's python3-torch is not installed: skipping the Python interop check";
+  }
+  auto enc = SmallEncoder("vit", 1, 32, 9);
+  const std::string out = TmpPath("export.pt"), back = TmpPath("from_python.pt"), script = TmpPath("check.py");
+  ASSERT_TRUE(SaveStateDict(GetStateDict(*enc), out).ok());
+  std::ofstream(script) << "import sys, collections, torch\n"
+                           "d = torch.load(sys.argv[1])\n"
+                           "assert type(d) is dict, type(d)\n"
+                           "assert 'patch_embed.proj.weight' in d and 'blocks.1.mlp.fc2.bias' in d\n"
+                           "assert d['pos_embed'].shape == (1, 16, 48), d['pos_embed'].shape\n"
+                           "torch.save(collections.OrderedDict((k, v * 1) for k, v in d.items()), sys.argv[2])\n";
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + out + " " + back).c_str()), 0);
+  auto sd = ReadTorchStateDict(back);
+  ASSERT_TRUE(sd.ok()) << sd.status();
+  NamedTensors mine = GetStateDict(*enc);
+  ASSERT_EQ(sd->size(), mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_EQ((*sd)[i].first, mine[i].first);
+    EXPECT_TRUE(torch::equal((*sd)[i].second, mine[i].second)) << mine[i].first;
+  }
+}
+
+}  // namespace
+}  // namespace chexworld
