@@ -13,6 +13,8 @@ PACKAGES=(
   libabsl-dev libgoogle-glog-dev libgflags-dev
   libprotobuf-dev protobuf-compiler
   libhdf5-dev
+  libpng-dev libjpeg62-turbo-dev zlib1g-dev  # PNG/JPEG decode and encode
+  libgdcm-dev                               # DICOM, incl. JPEG and JPEG 2000 transfer syntaxes
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-h5py               # interop tests: Python reads our exports
 )
