@@ -1,0 +1,41 @@
+// Masker "multiblock" (CheXWorld / I-JEPA multi-block masks, merged targets).
+//
+// Per batch: block sizes shared by the batch, drawn from a torch CPU generator
+// seeded with the call counter (exactly as the official collator, so sizes
+// match it call for call). Per sample: 4 target blocks placed uniformly and
+// merged; one square context block minus the targets. Lengths are the batch
+// minimum, each list truncated to its lowest indices (official behaviour).
+//
+// Never hangs: a context that keeps failing drops one target-exclusion
+// constraint every `tries_per_relaxation` failures (official), and once none is
+// left, and for target blocks that cannot exceed min_keep at this grid, the
+// threshold falls to the block's own size minus one (counted in relaxations).
+#ifndef CHEXWORLD_MASKS_MULTIBLOCK_H_
+#define CHEXWORLD_MASKS_MULTIBLOCK_H_
+
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "chexworld/masks/masker.h"
+#include "chexworld/masks/multiblock.pb.h"
+
+namespace chexworld {
+
+absl::StatusOr<MultiblockOptions> ResolveMultiblockOptions(const MultiblockOptions& options);
+
+class MultiblockMasker : public Masker {
+ public:
+  explicit MultiblockMasker(const MultiblockOptions& resolved) : o_(resolved) {}
+  MaskBatch Sample(int64_t batch, int64_t grid_h, int64_t grid_w, uint64_t call,
+                   std::mt19937_64& rng) const override;
+  // (target h, target w, context h, context w) for call `call`.
+  std::array<int, 4> BlockSizes(int64_t grid_h, int64_t grid_w, uint64_t call) const;
+  int min_keep(int64_t grid_h, int64_t grid_w) const;
+
+ private:
+  MultiblockOptions o_;
+};
+
+}  // namespace chexworld
+
+#endif  // CHEXWORLD_MASKS_MULTIBLOCK_H_
