@@ -24,7 +24,7 @@ absl::Status ValidateShards(const ShardsOptions& o) {
 }
 
 absl::StatusOr<std::shared_ptr<Dataset>> CreateShards(const ShardsOptions& o) {
-  ASSIGN_OR_RETURN(auto shards, ShardedDataset::Open(UserPath(o.manifest()), o.verify()));
+  ASSIGN_OR_RETURN(auto shards, ShardedDataset::Open(UserPath(o.manifest()), !o.skip_verify()));
   return std::shared_ptr<Dataset>(std::make_shared<ShardDataset>(std::move(shards)));
 }
 

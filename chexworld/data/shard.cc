@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -52,18 +53,26 @@ absl::Status WriteArray(hid_t loc, const std::string& name, hid_t type, const st
   return absl::OkStatus();
 }
 
+// Upper bound on one metadata array read: corrupt sizes fail instead of allocating.
+constexpr uint64_t kMaxArrayBytes = uint64_t{1} << 32;
+
+// Strings are fixed-length (NUL-padded) byte arrays: a corrupt file then
+// yields wrong bytes, never a crash in HDF5's variable-length heap code.
 absl::Status WriteStrings(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
+  size_t len = 1;
+  for (const auto& v : values) len = std::max(len, v.size() + 1);
+  std::vector<char> buf(values.size() * len, '\0');
+  for (size_t i = 0; i < values.size(); ++i) std::memcpy(&buf[i * len], values[i].data(), values[i].size());
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_size(type.get(), len);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
   hsize_t n = values.size();
   H5Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
   H5Handle ds(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
               H5Dclose);
   if (!ds.ok()) return absl::InternalError(absl::StrCat("cannot create dataset ", name));
-  if (n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
+  if (n > 0 && H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) {
     return absl::InternalError(absl::StrCat("cannot write dataset ", name));
   }
   return absl::OkStatus();
@@ -73,18 +82,24 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(hid_t loc, const std::strin
   H5Handle ds(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.ok()) return absl::NotFoundError(absl::StrCat("no dataset ", name));
   H5Handle space(H5Dget_space(ds.get()), H5Sclose);
+  H5Handle file_type(H5Dget_type(ds.get()), H5Tclose);
   hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0 || H5Tget_class(file_type.get()) != H5T_STRING || H5Tis_variable_str(file_type.get()) != 0) {
+    return absl::DataLossError(absl::StrCat(name, " is not a fixed-length string dataset"));
+  }
+  const size_t len = H5Tget_size(file_type.get());
+  if (len == 0 || len > (1 << 20) || static_cast<uint64_t>(n) * len > kMaxArrayBytes) return absl::DataLossError(absl::StrCat(name, ": implausible string size"));
   std::vector<std::string> out(n);
   if (n == 0) return out;
+  std::vector<char> buf(static_cast<size_t>(n) * len);
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  std::vector<char*> ptrs(n, nullptr);
-  if (H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0) {
+  H5Tset_size(type.get(), len);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(type.get(), H5Tget_cset(file_type.get()));
+  if (H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) {
     return absl::DataLossError(absl::StrCat("cannot read ", name));
   }
-  for (hssize_t i = 0; i < n; ++i) out[i] = ptrs[i] ? ptrs[i] : "";
-  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  for (hssize_t i = 0; i < n; ++i) out[i] = std::string(&buf[i * len], strnlen(&buf[i * len], len));
   return out;
 }
 
@@ -98,7 +113,11 @@ absl::StatusOr<std::vector<T>> ReadNumeric(hid_t loc, const std::string& name, h
   std::vector<hsize_t> dims(rank);
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   if (dims_out) *dims_out = dims;
-  std::vector<T> out(H5Sget_simple_extent_npoints(space.get()));
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0 || static_cast<uint64_t>(n) * sizeof(T) > kMaxArrayBytes) {
+    return absl::DataLossError(absl::StrCat(name, ": implausible size (", n, " elements)"));
+  }
+  std::vector<T> out(n);
   if (!out.empty() && H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
     return absl::DataLossError(absl::StrCat("cannot read ", name));
   }
@@ -116,12 +135,11 @@ absl::Status WriteIntAttr(hid_t loc, const char* name, int64_t value) {
 
 absl::Status WriteStringAttr(hid_t loc, const char* name, const std::string& value) {
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  H5Tset_size(type.get(), value.size() + 1);
+  H5Tset_strpad(type.get(), H5T_STR_NULLTERM);
   H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   H5Handle attr(H5Acreate2(loc, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  const char* p = value.c_str();
-  if (!attr.ok() || H5Awrite(attr.get(), type.get(), &p) < 0) {
+  if (!attr.ok() || H5Awrite(attr.get(), type.get(), value.c_str()) < 0) {
     return absl::InternalError(absl::StrCat("cannot write attribute ", name));
   }
   return absl::OkStatus();
@@ -139,14 +157,17 @@ absl::StatusOr<int64_t> ReadIntAttr(hid_t loc, const char* name) {
 absl::StatusOr<std::string> ReadStringAttr(hid_t loc, const char* name) {
   H5Handle attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
   if (!attr.ok()) return absl::NotFoundError(absl::StrCat("attribute ", name, " missing"));
-  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  char* p = nullptr;
-  if (H5Aread(attr.get(), type.get(), &p) < 0) return absl::DataLossError(absl::StrCat("cannot read ", name));
-  std::string s = p ? p : "";
-  H5free_memory(p);
-  return s;
+  H5Handle file_type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(file_type.get()) != H5T_STRING || H5Tis_variable_str(file_type.get()) != 0) {
+    return absl::DataLossError(absl::StrCat("attribute ", name, " is not a fixed-length string"));
+  }
+  const size_t len = H5Tget_size(file_type.get());
+  if (len == 0 || len > 4096) return absl::DataLossError(absl::StrCat("attribute ", name, ": implausible size"));
+  std::vector<char> buf(len + 1, '\0');
+  if (H5Aread(attr.get(), file_type.get(), buf.data()) < 0) {
+    return absl::DataLossError(absl::StrCat("cannot read attribute ", name));
+  }
+  return std::string(buf.data(), strnlen(buf.data(), len));
 }
 
 const char* PixelTypeName(PixelType t) { return t == PixelType::kUint16 ? "uint16" : "uint8"; }
@@ -333,6 +354,9 @@ absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string
   auto w = ReadIntAttr(r->file_, "width");
   auto pt = ReadStringAttr(r->file_, "pixel_type");
   if (!h.ok() || !w.ok() || !pt.ok()) return fail(absl::DataLossError("missing size attributes"));
+  if (*h < 1 || *w < 1 || *h > 65536 || *w > 65536) {
+    return fail(absl::DataLossError(absl::StrCat("implausible image size ", *h, "x", *w)));
+  }
   r->schema_.height = static_cast<int>(*h);
   r->schema_.width = static_cast<int>(*w);
   r->schema_.pixel_type = *pt == "uint16" ? PixelType::kUint16 : PixelType::kUint8;

@@ -7,7 +7,7 @@
 //   /                      attrs: schema = "chexworld.radiograph_shard", schema_version = 1,
 //                                 height, width, pixel_type ("uint8" | "uint16")
 //   /images                [N, H, W] uint8 | uint16, chunk [1, H, W]
-//   /ids                   [N] string
+//   /ids                   [N] string (all strings: fixed-length, NUL-padded UTF-8)
 //   /crc32                 [N] uint32 (zlib CRC-32 of each image's bytes)
 //   /labels                [N, L] float32, NaN = unknown (L may be 0)
 //   /label_names           [L] string
@@ -94,7 +94,8 @@ struct ShardSample {
   std::vector<uint8_t> masks;  // M * H * W
 };
 
-// Random access to one shard. Thread-safe (HDF5 calls are serialised).
+// Random access to one shard. Thread-safe (HDF5 calls are serialised). Open
+// trusts the file's HDF5 metadata; ShardedDataset verifies files first.
 class ShardReader {
  public:
   static absl::StatusOr<std::unique_ptr<ShardReader>> Open(const std::string& path);
@@ -121,8 +122,10 @@ class ShardReader {
 // A data set over the shards of a manifest: global index -> (shard, local).
 class ShardedDataset {
  public:
-  // `verify` re-checks every shard's size and CRC-32 against the manifest.
-  static absl::StatusOr<std::unique_ptr<ShardedDataset>> Open(const std::string& manifest_path, bool verify = false);
+  // `verify` (default) checks every shard's size and CRC-32 against the
+  // manifest before HDF5 opens it: HDF5 can crash on corrupt metadata, so only
+  // turn it off for shards you trust (it costs one sequential read per shard).
+  static absl::StatusOr<std::unique_ptr<ShardedDataset>> Open(const std::string& manifest_path, bool verify = true);
   int64_t size() const { return total_; }
   const ShardManifest& manifest() const { return manifest_; }
   const std::vector<std::string>& label_names() const { return label_names_; }

@@ -18,21 +18,11 @@
 
 #include <torch/torch.h>
 
+#include "chexworld/data/batch.h"
 #include "chexworld/models/encoder.h"
 #include "chexworld/models/predictor.h"
 
 namespace chexworld {
-
-// One collated pretraining batch (B samples).
-struct WorldModelBatch {
-  torch::Tensor image1, image2;          // clean views V (B, C, H, W): target encoder
-  torch::Tensor image_aug1, image_aug2;  // appearance-augmented views A: context encoder
-  torch::Tensor action1, action2;        // (B, A) actions of A1, A2
-  torch::Tensor rel_pos_21, rel_pos_12;  // (B, 4) crop offsets
-  torch::Tensor masks_enc1, masks_pred1;  // (B, Ke), (B, Kp) int64
-  torch::Tensor masks_enc2, masks_pred2;  // view-2 masks (a batch permutation of view 1's)
-  bool two_views() const { return image2.defined(); }
-};
 
 struct WorldModelLossOptions {
   bool cross_view = true;         // the global (1->2, 2->1) terms
