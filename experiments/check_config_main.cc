@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "chexworld/core/config.h"
+#include "chexworld/train/experiment.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -11,6 +12,11 @@ int main(int argc, char** argv) {
   }
   for (int i = 1; i < argc; ++i) {
     auto config = chexworld::LoadExperimentConfig(argv[i], {});
+    absl::Status complete = config.ok() ? chexworld::CheckExperimentComplete(*config) : config.status();
+    if (!complete.ok()) {
+      std::cerr << "FAIL " << argv[i] << ": " << complete.message() << "\n";
+      return 1;
+    }
     if (!config.ok()) {
       std::cerr << "FAIL " << argv[i] << ": " << config.status().message() << "\n";
       return 1;

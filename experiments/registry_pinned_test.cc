@@ -15,12 +15,12 @@ TEST(RegistryPinnedTest, EveryKindHasItsNames) {
   const auto& catalog = ComponentCatalog::Global();
   EXPECT_THAT(catalog.Names("encoder"), ElementsAre("vit"));
   EXPECT_THAT(catalog.Names("predictor"), ElementsAre("conditioned_transformer"));
-  EXPECT_THAT(catalog.Names("masker"), IsEmpty());
-  EXPECT_THAT(catalog.Names("objective"), IsEmpty());
-  EXPECT_THAT(catalog.Names("dataset"), IsEmpty());
-  EXPECT_THAT(catalog.Names("transform"), IsEmpty());
-  EXPECT_THAT(catalog.Names("optimizer"), IsEmpty());
-  EXPECT_THAT(catalog.Names("schedule"), IsEmpty());
+  EXPECT_THAT(catalog.Names("masker"), ElementsAre("multiblock", "random"));
+  EXPECT_THAT(catalog.Names("objective"), ElementsAre("chexworld", "ijepa"));
+  EXPECT_THAT(catalog.Names("dataset"), ElementsAre("phantom", "shards"));
+  EXPECT_THAT(catalog.Names("transform"), ElementsAre("dual_view"));
+  EXPECT_THAT(catalog.Names("optimizer"), ElementsAre("adamw"));
+  EXPECT_THAT(catalog.Names("schedule"), ElementsAre("constant", "cosine"));
   EXPECT_THAT(catalog.Names("evaluator"), IsEmpty());
 }
 

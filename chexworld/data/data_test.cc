@@ -267,6 +267,15 @@ TEST(DualViewTest, BadOptionsNameTheField) {
   EXPECT_THAT(std::string(ResolveDualViewOptions(o).status().message()), HasSubstr("normalization 'nope'"));
 }
 
+std::shared_ptr<ViewTransform> Transform(const std::string& options) {
+  ComponentSpec spec;
+  EXPECT_TRUE(ParseTextProto("name: \"dual_view\" options { [type.googleapis.com/chexworld.DualViewOptions] { " +
+                                 options + " } }", "spec", &spec).ok());
+  auto t = CreateViewTransform(spec);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *t;
+}
+
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -288,7 +297,7 @@ class LoaderTest : public ::testing::Test {
     lo.patch_size = 8;
     lo.rank = rank;
     lo.world_size = world;
-    auto l = PretrainLoader::Create(dataset_, Resolved("output_size: 48"), masker_, lo);
+    auto l = PretrainLoader::Create(dataset_, Transform("output_size: 48"), masker_, lo);
     EXPECT_TRUE(l.ok()) << l.status();
     return std::move(*l);
   }
@@ -374,7 +383,7 @@ TEST_F(LoaderTest, ReadErrorsReachTheTrainerNamingFileAndIndex) {
   lo.batch_size = 8;
   lo.num_workers = 2;
   lo.patch_size = 8;
-  auto l = PretrainLoader::Create(std::make_shared<ShardDataset>(std::move(*shards)), Resolved("output_size: 32"),
+  auto l = PretrainLoader::Create(std::make_shared<ShardDataset>(std::move(*shards)), Transform("output_size: 32"),
                                   masker_, lo);
   ASSERT_TRUE(l.ok());
   (*l)->Start(0);

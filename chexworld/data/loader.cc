@@ -22,7 +22,7 @@ constexpr uint64_t kOrderStream = 1, kSampleStream = 2, kMaskStream = 3;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PretrainLoader>> PretrainLoader::Create(std::shared_ptr<const Dataset> dataset,
-                                                                       DualViewOptions transform,
+                                                                       std::shared_ptr<const ViewTransform> transform,
                                                                        std::shared_ptr<const Masker> masker,
                                                                        LoaderOptions options) {
   if (options.batch_size < 1) return absl::InvalidArgumentError("data.batch_size must be >= 1");
@@ -30,8 +30,8 @@ absl::StatusOr<std::unique_ptr<PretrainLoader>> PretrainLoader::Create(std::shar
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
     return absl::InvalidArgumentError(absl::StrCat("rank ", options.rank, " of world size ", options.world_size));
   }
-  if (transform.output_size() % options.patch_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("transform output_size ", transform.output_size(),
+  if (transform->output_size() % options.patch_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("transform output_size ", transform->output_size(),
                                                    " is not a multiple of the encoder's patch size ", options.patch_size));
   }
   std::unique_ptr<PretrainLoader> l(new PretrainLoader());
@@ -40,7 +40,7 @@ absl::StatusOr<std::unique_ptr<PretrainLoader>> PretrainLoader::Create(std::shar
   l->masker_ = std::move(masker);
   l->options_ = options;
   l->options_.prefetch_batches = std::max(1, options.prefetch_batches);
-  auto st = NormalizationStats(l->transform_.normalization(), options.channels, &l->mean_, &l->std_);
+  auto st = NormalizationStats(l->transform_->normalization(), options.channels, &l->mean_, &l->std_);
   if (!st.ok()) return st;
   const int64_t per_rank = l->dataset_->size() / options.world_size;
   l->batches_per_epoch_ = per_rank / options.batch_size;
@@ -166,7 +166,7 @@ absl::StatusOr<WorldModelBatch> PretrainLoader::BuildBatch(int64_t epoch, int64_
 
 absl::StatusOr<WorldModelBatch> PretrainLoader::Assemble(int64_t epoch, int64_t b, const std::vector<ShardSample>& samples,
                                                          const std::vector<int64_t>& indices) const {
-  const int64_t n = options_.batch_size, c = options_.channels, s = transform_.output_size();
+  const int64_t n = options_.batch_size, c = options_.channels, s = transform_->output_size();
   const int64_t plane = s * s;
   auto images = [&] { return torch::empty({n, c, s, s}); };
   torch::Tensor v1 = images(), a1 = images(), v2, a2;
@@ -183,7 +183,7 @@ absl::StatusOr<WorldModelBatch> PretrainLoader::Assemble(int64_t epoch, int64_t 
   for (int64_t i = 0; i < n; ++i) {
     if (samples[i].image.empty()) return absl::DataLossError(absl::StrCat("sample ", indices[i], " is empty"));
     std::mt19937_64 rng(Seed(options_.seed, kSampleStream, epoch, indices[i]));
-    DualViewSample d = MakeDualView(samples[i].image, transform_, rng);
+    DualViewSample d = transform_->Apply(samples[i].image, rng);
     put(v1, i, d.view1);
     put(a1, i, d.aug1);
     if (options_.two_views) {

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "chexworld/data/batch.h"
 #include "chexworld/data/dataset.h"
-#include "chexworld/data/transforms/dual_view.h"
+#include "chexworld/data/transforms/transform.h"
 #include "chexworld/masks/masker.h"
 
 namespace chexworld {
@@ -42,9 +42,8 @@ struct LoaderOptions {
 
 class PretrainLoader {
  public:
-  // `transform` must be resolved (ResolveDualViewOptions).
   static absl::StatusOr<std::unique_ptr<PretrainLoader>> Create(std::shared_ptr<const Dataset> dataset,
-                                                                DualViewOptions transform,
+                                                                std::shared_ptr<const ViewTransform> transform,
                                                                 std::shared_ptr<const Masker> masker,
                                                                 LoaderOptions options);
   ~PretrainLoader();
@@ -69,7 +68,7 @@ class PretrainLoader {
   std::vector<int64_t> EpochIndices(int64_t epoch) const;
 
   std::shared_ptr<const Dataset> dataset_;
-  DualViewOptions transform_;
+  std::shared_ptr<const ViewTransform> transform_;
   std::shared_ptr<const Masker> masker_;
   LoaderOptions options_;
   std::vector<float> mean_, std_;

@@ -1,43 +1,136 @@
 #include "chexworld/train/experiment.h"
 
+#include <cmath>
+
 #include <glog/logging.h>
 
+#include "absl/strings/str_cat.h"
+#include "chexworld/core/config.h"
+#include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
+#include "chexworld/data/dataset.h"
+#include "chexworld/data/loader.h"
+#include "chexworld/data/transforms/transform.h"
+#include "chexworld/masks/masker.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoder.h"
 #include "chexworld/models/predictor.h"
+#include "chexworld/objectives/objective.h"
+#include "chexworld/train/param_groups.h"
+#include "chexworld/train/pretrainer.h"
 #include "chexworld/train/runtime.h"
+#include "chexworld/train/schedules.h"
 
 namespace chexworld {
 namespace {
 
-int64_t CountParameters(const torch::nn::Module& m, bool trainable_only) {
+int64_t CountParameters(const torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) {
-    if (!trainable_only || p.requires_grad()) n += p.numel();
+    if (p.requires_grad()) n += p.numel();
   }
   return n;
 }
 
+absl::Status Require(bool present, absl::string_view field, absl::string_view why) {
+  if (present) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("config field '", field, "' is required ", why));
+}
+
+absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir, bool resume,
+                      torch::Device device) {
+  PretrainComponents c;
+  ASSIGN_OR_RETURN(c.encoder, CreateEncoder(config.model().encoder()));
+  ASSIGN_OR_RETURN(std::shared_ptr<ViewTransform> transform, CreateViewTransform(config.data().transform()));
+  if (transform->output_size() % c.encoder->patch_size() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("data.transform output_size ", transform->output_size(),
+                                                   " is not a multiple of the encoder patch size ",
+                                                   c.encoder->patch_size()));
+  }
+  const int64_t g = transform->output_size() / c.encoder->patch_size();
+  if (g != c.encoder->grid_size()) {
+    LOG(WARNING) << "views are " << transform->output_size() << " px but the encoder is configured for "
+                 << c.encoder->image_size() << " px: position embeddings are interpolated every step";
+  }
+  ASSIGN_OR_RETURN(c.predictor, CreatePredictor(config.model().predictor(),
+                                                PredictorContext{c.encoder->embed_dim(), c.encoder->num_heads(), g, g}));
+  c.encoder->to(device);
+  c.predictor->to(device);
+  c.target = MakeTargetEncoder(*c.encoder);
+  LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountParameters(*c.encoder)
+            << " trainable parameters; predictor '" << config.model().predictor().name()
+            << "': " << CountParameters(*c.predictor);
+  ASSIGN_OR_RETURN(c.objective, CreateObjective(config.objective()));
+  ASSIGN_OR_RETURN(std::shared_ptr<Dataset> dataset, CreateDataset(config.data().dataset()));
+  LOG(INFO) << "dataset '" << config.data().dataset().name() << "': " << dataset->size() << " images of "
+            << dataset->image_height() << "x" << dataset->image_width();
+  ASSIGN_OR_RETURN(std::shared_ptr<Masker> masker, CreateMasker(config.data().masker()));
+  LoaderOptions lo;
+  lo.batch_size = config.data().batch_size();
+  lo.num_workers = config.data().num_workers();
+  lo.prefetch_batches = config.data().prefetch_batches() > 0 ? config.data().prefetch_batches() : 4;
+  lo.seed = config.run().seed();
+  lo.channels = static_cast<int>(c.encoder->in_channels());
+  lo.patch_size = static_cast<int>(c.encoder->patch_size());
+  lo.two_views = c.objective->needs_two_views();
+  ASSIGN_OR_RETURN(c.loader, PretrainLoader::Create(dataset, transform, masker, lo));
+  ParamGroups groups;
+  {
+    NamedParameters all = TrainableParameters(*c.encoder, "encoder.");
+    for (auto& p : TrainableParameters(*c.predictor, "predictor.")) all.push_back(p);
+    groups = SplitWeightDecay(all);
+  }
+  ASSIGN_OR_RETURN(c.optimizer, CreateOptimizer(config.optimizer(), groups));
+  const double ipe_scale = config.trainer().ipe_scale() > 0 ? config.trainer().ipe_scale() : 1.0;
+  ScheduleHorizon horizon{config.trainer().epochs(),
+                          std::max<int64_t>(1, static_cast<int64_t>(ipe_scale * c.loader->batches_per_epoch()))};
+  ASSIGN_OR_RETURN(c.lr, CreateSchedule(config.schedule().lr(), horizon));
+  ASSIGN_OR_RETURN(c.weight_decay, CreateSchedule(config.schedule().weight_decay(), horizon));
+  ASSIGN_OR_RETURN(c.ema, CreateSchedule(config.schedule().ema_momentum(), horizon));
+  LOG(INFO) << c.loader->batches_per_epoch() << " batches of " << lo.batch_size << " per epoch, "
+            << config.trainer().epochs() << " epochs; schedules over " << horizon.iterations_per_epoch
+            << " iterations per epoch (ipe_scale " << ipe_scale << ")";
+  Pretrainer trainer(config, run_dir, std::move(c), device);
+  ASSIGN_OR_RETURN(PretrainSummary summary, trainer.Run(resume));
+  std::string report = absl::StrCat("micro_batches: ", summary.micro_batches, "\noptimizer_steps: ",
+                                    summary.optimizer_steps, "\nfirst_loss: ", summary.first_loss,
+                                    "\nlast_loss: ", summary.last_loss, "\nimages_per_second: ",
+                                    summary.images_per_second, "\ncheckpoint: \"", summary.last_checkpoint, "\"\n");
+  for (const auto& [k, v] : summary.last_terms) absl::StrAppend(&report, k, ": ", v, "\n");
+  return WriteFileAtomically(run_dir + "/summary.txt", report);
+}
+
 }  // namespace
 
+absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
+  RETURN_IF_ERROR(Require(c.model().has_encoder(), "model.encoder", "(every run builds an encoder)"));
+  if (c.has_objective()) {
+    const char* why = "to pretrain (objective is set)";
+    RETURN_IF_ERROR(Require(c.model().has_predictor(), "model.predictor", why));
+    RETURN_IF_ERROR(Require(c.data().has_dataset(), "data.dataset", why));
+    RETURN_IF_ERROR(Require(c.data().has_transform(), "data.transform", why));
+    RETURN_IF_ERROR(Require(c.data().has_masker(), "data.masker", why));
+    RETURN_IF_ERROR(Require(c.data().batch_size() > 0, "data.batch_size", why));
+    RETURN_IF_ERROR(Require(c.has_optimizer(), "optimizer", why));
+    RETURN_IF_ERROR(Require(c.schedule().has_lr(), "schedule.lr", why));
+    RETURN_IF_ERROR(Require(c.schedule().has_weight_decay(), "schedule.weight_decay", why));
+    RETURN_IF_ERROR(Require(c.schedule().has_ema_momentum(), "schedule.ema_momentum", why));
+    RETURN_IF_ERROR(Require(c.trainer().epochs() > 0, "trainer.epochs", why));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunExperiment(const ExperimentConfig& config, const std::string& run_dir, bool resume) {
+  RETURN_IF_ERROR(CheckExperimentComplete(config));
   ASSIGN_OR_RETURN(torch::Device device, ConfigureRuntime(config.run()));
   torch::manual_seed(config.run().seed());
-  ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(config.model().encoder()));
-  encoder->to(device);
-  LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountParameters(*encoder, true)
-            << " trainable parameters, width " << encoder->embed_dim() << ", grid " << encoder->grid_size() << "x"
-            << encoder->grid_size();
-  if (config.model().has_predictor()) {
-    PredictorContext ctx{encoder->embed_dim(), encoder->num_heads(), encoder->grid_size(), encoder->grid_size()};
-    ASSIGN_OR_RETURN(std::shared_ptr<Predictor> predictor, CreatePredictor(config.model().predictor(), ctx));
-    predictor->to(device);
-    LOG(INFO) << "predictor '" << config.model().predictor().name() << "': " << CountParameters(*predictor, true)
-              << " trainable parameters";
+  if (config.has_objective()) {
+    RETURN_IF_ERROR(Pretrain(config, run_dir, resume, device));
+  } else {
+    ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(config.model().encoder()));
+    LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountParameters(*encoder)
+              << " trainable parameters (no objective: nothing to train)";
   }
-  (void)run_dir;
-  (void)resume;
   return absl::OkStatus();
 }
 

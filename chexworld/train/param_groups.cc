@@ -34,9 +34,10 @@ std::unique_ptr<torch::optim::AdamW> MakeAdamW(const ParamGroups& groups, double
     return std::make_unique<torch::optim::AdamWOptions>(
         torch::optim::AdamWOptions(lr).betas({beta1, beta2}).eps(eps).weight_decay(wd));
   };
+  // Group 0 = decay, group 1 = no decay (empty groups are left out).
   std::vector<torch::optim::OptimizerParamGroup> param_groups;
-  param_groups.emplace_back(tensors(groups.decay), options(weight_decay));
-  param_groups.emplace_back(tensors(groups.no_decay), options(0.0));
+  if (!groups.decay.empty()) param_groups.emplace_back(tensors(groups.decay), options(weight_decay));
+  if (!groups.no_decay.empty()) param_groups.emplace_back(tensors(groups.no_decay), options(0.0));
   return std::make_unique<torch::optim::AdamW>(param_groups,
                                                torch::optim::AdamWOptions(lr).betas({beta1, beta2}).eps(eps));
 }

@@ -1,0 +1,43 @@
+// The objective interface and its registry ("objective"): one training step's
+// loss over a collated batch, given the context encoder, the EMA target
+// encoder and the predictor. Objectives also say what data they need.
+#ifndef CHEXWORLD_OBJECTIVES_OBJECTIVE_H_
+#define CHEXWORLD_OBJECTIVES_OBJECTIVE_H_
+
+#include <map>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "chexworld/core/registry.h"
+#include "chexworld/data/batch.h"
+#include "chexworld/models/encoder.h"
+#include "chexworld/models/predictor.h"
+
+namespace chexworld {
+
+inline constexpr char kObjectiveKind[] = "objective";
+
+struct ObjectiveOutput {
+  torch::Tensor loss;                  // scalar, differentiable
+  std::map<std::string, double> terms;  // named loss terms for logging (loss_11, ...)
+  double pred_std = 0;                 // collapse monitors (see WorldModelTerms)
+  double target_std = 0;
+};
+
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  // Whether batches need the second view (and offsets).
+  virtual bool needs_two_views() const = 0;
+  virtual ObjectiveOutput Compute(Encoder& context_encoder, Encoder& target_encoder, Predictor& predictor,
+                                  const WorldModelBatch& batch) = 0;
+};
+
+inline absl::StatusOr<std::shared_ptr<Objective>> CreateObjective(const ComponentSpec& spec) {
+  return CreateComponent<Objective>(kObjectiveKind, spec);
+}
+
+}  // namespace chexworld
+
+#endif  // CHEXWORLD_OBJECTIVES_OBJECTIVE_H_

@@ -1,0 +1,322 @@
+#include "chexworld/train/pretrainer.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <glog/logging.h>
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "chexworld/core/config.h"
+#include "chexworld/core/paths.h"
+#include "chexworld/core/status_macros.h"
+#include "chexworld/models/checkpoint/state_dict.h"
+#include "chexworld/models/ema.h"
+#include "chexworld/train/param_groups.h"
+
+namespace chexworld {
+namespace {
+
+std::vector<std::string> Checkpoints(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n.rfind("checkpoint-", 0) == 0 && n.size() > 3 && n.substr(n.size() - 3) == ".pt") out.push_back(dir + "/" + n);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  if (grads.empty()) return 0;
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> norms;
+  for (const auto& gr : grads) norms.push_back(gr.norm(2));
+  const double total = torch::stack(norms).norm(2).item<double>();
+  if (max_norm > 0) {
+    const double coef = max_norm / (total + 1e-6);
+    if (coef < 1) {
+      for (auto& gr : grads) gr.mul_(coef);
+    }
+  }
+  return total;
+}
+
+std::string FormatDuration(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  return absl::StrFormat("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+}
+
+}  // namespace
+
+std::string LatestCheckpoint(const std::string& dir) {
+  auto all = Checkpoints(dir);
+  return all.empty() ? "" : all.back();
+}
+
+Pretrainer::Pretrainer(ExperimentConfig config, std::string run_dir, PretrainComponents components,
+                       torch::Device device)
+    : config_(std::move(config)), run_dir_(std::move(run_dir)), c_(std::move(components)), device_(device) {}
+
+absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps,
+                                        std::string* path) {
+  torch::serialize::OutputArchive archive;
+  auto nested = [&](const char* key, const torch::nn::Module& m) {
+    torch::serialize::OutputArchive a;
+    for (const auto& [name, t] : GetStateDict(m)) a.write(name, t);
+    archive.write(key, a);
+  };
+  nested("encoder", *c_.encoder);
+  nested("target_encoder", *c_.target);
+  nested("predictor", *c_.predictor);
+  torch::serialize::OutputArchive opt;
+  c_.optimizer->optimizer().save(opt);
+  archive.write("optimizer", opt);
+  archive.write("epoch", c10::IValue(epoch));
+  archive.write("batch", c10::IValue(batch));
+  archive.write("iteration", c10::IValue(iteration));
+  archive.write("optimizer_steps", c10::IValue(steps));
+  {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write("rng_cpu", gen.get_state());
+  }
+  archive.write("config", c10::IValue(ToTextProto(config_)));
+  const std::string dir = run_dir_ + "/checkpoints";
+  RETURN_IF_ERROR(MakeDirectories(dir));
+  *path = absl::StrFormat("%s/checkpoint-%010d.pt", dir, iteration);
+  const std::string tmp = *path + ".tmp";
+  try {
+    archive.save_to(tmp);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("cannot write checkpoint ", tmp, ": ", e.what()));
+  }
+  if (std::rename(tmp.c_str(), path->c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", *path));
+  }
+  auto all = Checkpoints(dir);
+  const int keep = std::max(1, config_.trainer().keep_last() == 0 ? 2 : config_.trainer().keep_last());
+  for (size_t i = 0; i + keep < all.size(); ++i) std::remove(all[i].c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch,
+                                        int64_t* iteration, int64_t* steps) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+    c10::IValue config;
+    archive.read("config", config);
+    if (config.toStringRef() != ToTextProto(config_)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " was written with another config; resume with the run's own config (",
+          run_dir_, "/config.textproto) or start a new run folder"));
+    }
+    auto load = [&](const char* key, torch::nn::Module& m) -> absl::Status {
+      torch::serialize::InputArchive a;
+      archive.read(key, a);
+      NamedTensors tensors;
+      for (const auto& [name, t] : GetStateDict(m)) {
+        torch::Tensor v;
+        a.read(name, v);
+        tensors.emplace_back(name, v);
+      }
+      return LoadStateDict(m, tensors, LoadMode::kStrict).status();
+    };
+    RETURN_IF_ERROR_CTX(load("encoder", *c_.encoder), path, " encoder");
+    RETURN_IF_ERROR_CTX(load("target_encoder", *c_.target), path, " target_encoder");
+    RETURN_IF_ERROR_CTX(load("predictor", *c_.predictor), path, " predictor");
+    torch::serialize::InputArchive opt;
+    archive.read("optimizer", opt);
+    c_.optimizer->optimizer().load(opt);
+    c10::IValue v;
+    archive.read("epoch", v);
+    *epoch = v.toInt();
+    archive.read("batch", v);
+    *batch = v.toInt();
+    archive.read("iteration", v);
+    *iteration = v.toInt();
+    archive.read("optimizer_steps", v);
+    *steps = v.toInt();
+    torch::Tensor rng;
+    archive.read("rng_cpu", rng);
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("cannot read checkpoint ", path, ": ",
+                                            std::string(e.what()).substr(0, 300)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
+  const TrainerConfig& tc = config_.trainer();
+  const int accum = std::max(1, tc.accum_iter());
+  const int64_t per_epoch = c_.loader->batches_per_epoch();
+  const int64_t epochs = std::max(1, tc.epochs());
+  int64_t total = epochs * per_epoch;
+  if (tc.max_steps() > 0) total = std::min<int64_t>(total, tc.max_steps());
+  const int log_every = tc.log_every() > 0 ? tc.log_every() : 10;
+  const int64_t batch_size = config_.data().batch_size();
+
+  std::vector<torch::Tensor> params;
+  for (const auto& p : c_.encoder->parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  for (const auto& p : c_.predictor->parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+
+  int64_t epoch = 0, batch = 0, iteration = 0, steps = 0;
+  PretrainSummary summary;
+  const std::string metrics_path = run_dir_ + "/metrics.csv";
+  if (resume) {
+    const std::string latest = LatestCheckpoint(run_dir_ + "/checkpoints");
+    if (latest.empty()) {
+      LOG(WARNING) << "--resume: no checkpoint in " << run_dir_ << "/checkpoints yet; starting at step 0";
+    } else {
+      RETURN_IF_ERROR(LoadCheckpoint(latest, &epoch, &batch, &iteration, &steps));
+      summary.last_checkpoint = latest;
+      LOG(INFO) << "resumed " << latest << " at epoch " << epoch << ", batch " << batch << " (micro-batch "
+                << iteration << ", optimizer step " << steps << ")";
+    }
+  }
+  // Metrics: keep the rows up to the resumed position, then append.
+  {
+    std::string kept;
+    if (resume) {
+      auto old = ReadFile(metrics_path);
+      if (old.ok()) {
+        for (absl::string_view line : absl::StrSplit(*old, '\n', absl::SkipEmpty())) {
+          if (line.rfind("iteration", 0) == 0) {
+            kept += std::string(line) + "\n";
+            continue;
+          }
+          int64_t it = std::stoll(std::string(line.substr(0, line.find(','))));
+          if (it < iteration) kept += std::string(line) + "\n";
+        }
+      }
+    }
+    RETURN_IF_ERROR(WriteFileAtomically(metrics_path, kept));
+  }
+  std::ofstream metrics(metrics_path, std::ios::app);
+  bool header_written = resume && iteration > 0;
+
+  c_.encoder->train();
+  c_.predictor->train();
+  c_.target->train();
+  auto& opt = c_.optimizer->optimizer();
+  opt.zero_grad();
+  const auto start = std::chrono::steady_clock::now();
+  int64_t done_this_run = 0;
+  bool warned_collapse = false;
+  while (iteration < total && epoch < epochs) {
+    c_.loader->Start(epoch, batch);
+    while (iteration < total) {
+      ASSIGN_OR_RETURN(std::optional<WorldModelBatch> next, c_.loader->Next());
+      if (!next.has_value()) break;
+      const int64_t it = epoch * per_epoch + c_.loader->position() - 1;
+      const double lr = c_.lr->Value(it), wd = c_.weight_decay->Value(it);
+      c_.optimizer->SetHyperparameters(lr, wd);
+      WorldModelBatch b = next->To(device_);
+      ObjectiveOutput out = c_.objective->Compute(*c_.encoder, *c_.target, *c_.predictor, b);
+      const double loss = out.loss.item<double>();
+      if (!std::isfinite(loss)) {
+        std::vector<std::string> terms;
+        for (const auto& [k, v] : out.terms) terms.push_back(absl::StrCat(k, "=", v));
+        return absl::InternalError(absl::StrCat(
+            "non-finite loss ", loss, " at micro-batch ", it, " (epoch ", epoch, ", batch ", c_.loader->position() - 1,
+            "); terms: ", absl::StrJoin(terms, ", "), "; last good checkpoint: ",
+            summary.last_checkpoint.empty() ? "(none)" : summary.last_checkpoint));
+      }
+      (out.loss / accum).backward();
+      double grad_norm = std::nan("");
+      double momentum = std::nan("");
+      if ((it + 1) % accum == 0) {
+        grad_norm = ClipGradNorm(params, tc.clip_grad());
+        opt.step();
+        opt.zero_grad();
+        momentum = c_.ema->Value(it);
+        EmaUpdate(*c_.target, *c_.encoder, momentum);
+        ++steps;
+      }
+      iteration = it + 1;
+      ++done_this_run;
+      if (summary.micro_batches == 0) summary.first_loss = loss;
+      ++summary.micro_batches;
+      summary.last_loss = loss;
+      summary.last_terms = out.terms;
+      // Collapse: predictions that no longer differ between images (after the
+      // first epoch, while the predictor is still near its initialisation).
+      if (tc.collapse_std_threshold() > 0 && epoch > 0 && out.pred_std < tc.collapse_std_threshold() &&
+          !warned_collapse) {
+        LOG(WARNING) << "possible collapse at micro-batch " << it << ": prediction std across the batch "
+                     << out.pred_std << " < " << tc.collapse_std_threshold() << " (target std " << out.target_std << ")";
+        warned_collapse = true;
+      }
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double ips = done_this_run * batch_size / std::max(elapsed, 1e-9);
+      summary.images_per_second = ips;
+      if (!header_written) {
+        metrics << "iteration,epoch,step,loss";
+        for (const auto& [k, v] : out.terms) metrics << "," << k;
+        metrics << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s\n";
+        header_written = true;
+      }
+      metrics << it << "," << epoch << "," << steps << "," << loss;
+      for (const auto& [k, v] : out.terms) metrics << "," << v;
+      metrics << "," << lr << "," << wd << "," << momentum << "," << grad_norm << "," << out.pred_std << ","
+              << out.target_std << "," << ips << "\n";
+      if (iteration % log_every == 0 || iteration == total) {
+        metrics.flush();
+        std::string terms;
+        for (const auto& [k, v] : out.terms) absl::StrAppend(&terms, " ", k, "=", absl::StrFormat("%.4f", v));
+        const double eta = (total - iteration) * batch_size / std::max(ips, 1e-9);
+        LOG(INFO) << absl::StrFormat("[%d/%d] epoch %d loss %.4f%s lr %.3g %.1f img/s ETA %s", iteration, total, epoch,
+                                     loss, terms, lr, ips, FormatDuration(eta));
+      }
+      const bool at_step = (it + 1) % accum == 0;
+      if (at_step && tc.checkpoint_every() > 0 && steps % tc.checkpoint_every() == 0) {
+        metrics.flush();  // rows up to the checkpoint survive a crash
+        RETURN_IF_ERROR(SaveCheckpoint(epoch, c_.loader->position(), iteration, steps, &summary.last_checkpoint));
+      }
+    }
+    if (c_.loader->position() >= per_epoch) {
+      ++epoch;
+      batch = 0;
+    } else {
+      batch = c_.loader->position();
+    }
+  }
+  metrics.flush();
+  summary.optimizer_steps = steps;
+  RETURN_IF_ERROR(SaveCheckpoint(epoch, batch, iteration, steps, &summary.last_checkpoint));
+  // Encoders for downstream use, in the official key layout (torch.load-able).
+  RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.target), run_dir_ + "/target_encoder.pt"));
+  RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.encoder), run_dir_ + "/encoder.pt"));
+  LOG(INFO) << "trained " << summary.micro_batches << " micro-batches in this run (" << steps
+            << " optimizer steps in total); loss " << summary.first_loss << " -> " << summary.last_loss
+            << "; checkpoint " << summary.last_checkpoint;
+  return summary;
+}
+
+}  // namespace chexworld

@@ -1,0 +1,75 @@
+// The pretraining loop. It knows component interfaces only: an encoder (and
+// its EMA target), a predictor, an objective, a loader, an optimizer and three
+// schedules, all built from the config by the experiment driver.
+//
+// Per micro-batch `it` (= epoch * batches_per_epoch + batch): set lr and
+// weight decay from their schedules, compute the objective, backward
+// loss / accum_iter; every accum_iter-th micro-batch clip, step, zero the
+// gradients and update the target with momentum ema(it) (official order).
+//
+// Checkpoints (every checkpoint_every optimizer steps and at the end; the
+// last keep_last kept) are written atomically and hold the three networks, the
+// optimizer, the schedule position, the RNG state, the loader position and the
+// resolved config. Resuming from one on CPU with the same threads gives
+// bit-identical parameters to an uninterrupted run.
+#ifndef CHEXWORLD_TRAIN_PRETRAINER_H_
+#define CHEXWORLD_TRAIN_PRETRAINER_H_
+
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "chexworld/data/loader.h"
+#include "chexworld/models/encoder.h"
+#include "chexworld/models/predictor.h"
+#include "chexworld/objectives/objective.h"
+#include "chexworld/proto/experiment.pb.h"
+#include "chexworld/train/schedules.h"
+
+namespace chexworld {
+
+struct PretrainComponents {
+  std::shared_ptr<Encoder> encoder;
+  std::shared_ptr<Encoder> target;
+  std::shared_ptr<Predictor> predictor;
+  std::shared_ptr<Objective> objective;
+  std::unique_ptr<PretrainLoader> loader;
+  std::shared_ptr<TrainOptimizer> optimizer;
+  std::shared_ptr<Schedule> lr, weight_decay, ema;
+};
+
+struct PretrainSummary {
+  int64_t micro_batches = 0;
+  int64_t optimizer_steps = 0;
+  double first_loss = 0, last_loss = 0;
+  std::map<std::string, double> last_terms;
+  double images_per_second = 0;
+  std::string last_checkpoint;
+};
+
+class Pretrainer {
+ public:
+  Pretrainer(ExperimentConfig config, std::string run_dir, PretrainComponents components, torch::Device device);
+  // Trains to the configured end; with `resume`, continues the latest
+  // checkpoint in the run folder first.
+  absl::StatusOr<PretrainSummary> Run(bool resume);
+
+ private:
+  absl::Status SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps, std::string* path);
+  absl::Status LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch, int64_t* iteration,
+                              int64_t* steps);
+
+  ExperimentConfig config_;
+  std::string run_dir_;
+  PretrainComponents c_;
+  torch::Device device_;
+};
+
+// The newest checkpoint-*.pt in `dir` ("" if none).
+std::string LatestCheckpoint(const std::string& dir);
+
+}  // namespace chexworld
+
+#endif  // CHEXWORLD_TRAIN_PRETRAINER_H_
