@@ -1,0 +1,307 @@
+#include "datasets/packer.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
+#include "chexworld/core/status_macros.h"
+#include "chexworld/data/decode.h"
+#include "chexworld/data/resize.h"
+
+namespace chexworld {
+namespace {
+
+bool IsImageFile(const std::string& name) {
+  std::string lower = absl::AsciiStrToLower(name);
+  for (const char* ext : {".png", ".jpg", ".jpeg", ".dcm", ".dicom"}) {
+    const std::string e(ext);
+    if (lower.size() > e.size() && lower.compare(lower.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
+void ListFiles(const std::string& root, const std::string& rel, std::vector<std::string>* out) {
+  const std::string dir = rel.empty() ? root : root + "/" + rel;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string child = rel.empty() ? name : rel + "/" + name;
+    struct stat st;
+    if (stat((root + "/" + child).c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) ListFiles(root, child, out);
+    else if (IsImageFile(name)) out->push_back(child);
+  }
+  closedir(d);
+}
+
+std::string StemOf(const std::string& p) {
+  std::string b = p.substr(p.find_last_of('/') == std::string::npos ? 0 : p.find_last_of('/') + 1);
+  return b.substr(0, b.find_last_of('.'));
+}
+
+struct Item {
+  bool ok = false;
+  std::string reason;
+  ShardRecord record;
+};
+
+GrayImage Crop(const GrayImage& img, const Box& b) {
+  GrayImage out(b.h, b.w);
+  for (int y = 0; y < b.h; ++y)
+    for (int x = 0; x < b.w; ++x) out.at(y, x) = img.at(b.y + y, b.x + x);
+  return out;
+}
+
+std::string Duration(double s) {
+  const int64_t t = static_cast<int64_t>(s);
+  return absl::StrFormat("%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
+}
+
+}  // namespace
+
+Box FindContentBox(const GrayImage& img, float threshold) {
+  // A row/column is content when at least 10% of its pixels exceed the threshold.
+  auto content_rows = [&](bool rows) {
+    const int n = rows ? img.height : img.width, m = rows ? img.width : img.height;
+    std::vector<bool> c(n);
+    for (int i = 0; i < n; ++i) {
+      int bright = 0;
+      for (int j = 0; j < m; ++j) bright += (rows ? img.at(i, j) : img.at(j, i)) > threshold;
+      c[i] = bright * 10 >= m;
+    }
+    return c;
+  };
+  auto r = content_rows(true), c = content_rows(false);
+  auto first = [](const std::vector<bool>& v) { return static_cast<int>(std::find(v.begin(), v.end(), true) - v.begin()); };
+  auto last = [](const std::vector<bool>& v) {
+    return static_cast<int>(v.size()) - 1 - static_cast<int>(std::find(v.rbegin(), v.rend(), true) - v.rbegin());
+  };
+  const int y0 = first(r), y1 = last(r), x0 = first(c), x1 = last(c);
+  if (y0 > y1 || x0 > x1 || (y1 - y0 + 1) < img.height / 4 || (x1 - x0 + 1) < img.width / 4) {
+    return Box{0, 0, img.height, img.width};  // nothing sensible to remove
+  }
+  return Box{y0, x0, y1 - y0 + 1, x1 - x0 + 1};
+}
+
+GrayImage FitToSquare(const GrayImage& img, int size, const std::string& mode, Box* content) {
+  if (mode == "square") {
+    *content = Box{0, 0, size, size};
+    return Resize(img, size, size);
+  }
+  const double scale = static_cast<double>(size) / std::max(img.height, img.width);
+  const int h = std::max(1, static_cast<int>(std::lround(img.height * scale)));
+  const int w = std::max(1, static_cast<int>(std::lround(img.width * scale)));
+  GrayImage resized = Resize(img, h, w);
+  GrayImage out(size, size, 0.0f);
+  *content = Box{(size - h) / 2, (size - w) / 2, h, w};
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) out.at(content->y + y, content->x + x) = resized.at(y, x);
+  return out;
+}
+
+std::string PackReport::ToString() const {
+  std::string s = absl::StrCat("found ", found, " images, packed ", packed, ", skipped ", found - packed, "\n");
+  for (const auto& [reason, files] : skipped) {
+    absl::StrAppend(&s, "  skipped ", files.size(), ": ", reason, "\n");
+    for (size_t i = 0; i < files.size() && i < 5; ++i) absl::StrAppend(&s, "    ", files[i], "\n");
+    if (files.size() > 5) absl::StrAppend(&s, "    ... and ", files.size() - 5, " more\n");
+  }
+  if (!label_problems.empty()) {
+    absl::StrAppend(&s, "label rows not used: ", label_problems.size(), "\n");
+    for (size_t i = 0; i < label_problems.size() && i < 10; ++i) absl::StrAppend(&s, "    ", label_problems[i], "\n");
+    if (label_problems.size() > 10) absl::StrAppend(&s, "    ... and ", label_problems.size() - 10, " more\n");
+  }
+  if (!label_names.empty()) {
+    absl::StrAppend(&s, "positives per label:\n");
+    for (size_t i = 0; i < label_names.size(); ++i) absl::StrAppend(&s, "  ", label_names[i], ": ", positives[i], "\n");
+  }
+  absl::StrAppend(&s, "manifest: ", manifest, "\n");
+  return s;
+}
+
+absl::StatusOr<PackReport> Pack(const PackOptions& o) {
+  if (o.size < 16 || o.size > 4096) return absl::InvalidArgumentError(absl::StrCat("--size ", o.size, " out of [16, 4096]"));
+  if (o.resize != "letterbox" && o.resize != "square") {
+    return absl::InvalidArgumentError(absl::StrCat("--resize '", o.resize, "' is not letterbox or square"));
+  }
+  std::vector<std::string> files;
+  ListFiles(o.input_dir, "", &files);
+  std::sort(files.begin(), files.end());
+  if (files.empty()) return absl::NotFoundError(absl::StrCat("no PNG, JPEG or DICOM files under ", o.input_dir));
+  PackReport report;
+  report.found = static_cast<int64_t>(files.size());
+  LabelTable labels;
+  if (o.use_labels) {
+    ASSIGN_OR_RETURN(labels, LoadLabels(o.labels));
+    if (o.labels.preset == "folders") SetFolderClasses(&labels, files);
+    report.label_problems = labels.problems;
+  }
+  // Label rows that name no file.
+  if (o.use_labels && !labels.derived_from_path) {
+    std::set<const LabelEntry*> matched;
+    for (const auto& f : files) {
+      if (const LabelEntry* e = labels.Find(f)) matched.insert(e);
+    }
+    for (const auto& [key, entry] : labels.entries) {
+      if (!matched.count(&entry)) report.label_problems.push_back(absl::StrCat("label row for '", key, "' names a missing file"));
+    }
+  }
+  ShardSchema schema;
+  schema.height = schema.width = o.size;
+  schema.pixel_type = o.pixel_type;
+  schema.label_names = labels.label_names;
+  for (const auto& [name, dir] : o.mask_dirs) schema.mask_names.push_back(name);
+  const bool box_masks = o.use_labels && o.labels.preset == "rsna";
+  const bool rle_masks = o.use_labels && o.labels.preset == "siim";
+  if (box_masks || rle_masks) schema.mask_names.push_back(labels.label_names.empty() ? "lesion" : labels.label_names[0]);
+  report.label_names = schema.label_names;
+  report.positives.assign(schema.label_names.size(), 0);
+
+  auto process = [&](const std::string& rel) {
+    Item item;
+    const std::string path = o.input_dir + "/" + rel;
+    LabelEntry entry;
+    if (o.use_labels) {
+      if (const LabelEntry* e = labels.Find(rel)) {
+        entry = *e;
+      } else if (!labels.FromPath(rel, &entry)) {
+        if (!o.keep_unlabeled) {
+          item.reason = "no label for this file";
+          return item;
+        }
+        entry.labels.assign(schema.label_names.size(), std::nanf(""));
+      }
+    }
+    auto decoded = DecodeImageFile(path);
+    if (!decoded.ok()) {
+      // The reason without the path prefix (the report lists the file).
+      item.reason = std::string(absl::StripPrefix(decoded.status().message(), path + ": "));
+      return item;
+    }
+    const GrayImage& img = decoded->image;
+    if (img.height < 16 || img.width < 16) {
+      item.reason = "image smaller than 16x16";
+      return item;
+    }
+    Box crop = o.remove_border ? FindContentBox(img, o.border_threshold) : Box{0, 0, img.height, img.width};
+    ShardRecord& r = item.record;
+    r.image = FitToSquare(Crop(img, crop), o.size, o.resize, &r.receipt.content_box);
+    r.id = rel;
+    r.labels = entry.labels;
+    r.receipt.source_path = path;
+    r.receipt.original_height = img.height;
+    r.receipt.original_width = img.width;
+    r.receipt.bits_stored = decoded->bits_stored;
+    r.receipt.photometric = decoded->photometric;
+    r.receipt.windowing = decoded->windowing;
+    r.receipt.crop_box = crop;
+    auto add_mask = [&](const std::vector<uint8_t>& full) {
+      GrayImage m(img.height, img.width);
+      for (size_t k = 0; k < full.size(); ++k) m.pixels[k] = full[k] ? 1.f : 0.f;
+      Box ignored;
+      GrayImage fitted = FitToSquare(Crop(m, crop), o.size, o.resize, &ignored);
+      for (float v : fitted.pixels) r.masks.push_back(v >= 0.5f ? 1 : 0);
+    };
+    for (const auto& [name, dir] : o.mask_dirs) {
+      auto mask = DecodeImageFile(dir + "/" + StemOf(rel) + ".png");
+      if (!mask.ok()) {
+        item.reason = absl::StrCat("mask '", name, "' missing or unreadable");
+        return item;
+      }
+      if (mask->image.height != img.height || mask->image.width != img.width) {
+        item.reason = absl::StrCat("mask '", name, "' size differs from the image");
+        return item;
+      }
+      std::vector<uint8_t> full(mask->image.pixels.size());
+      for (size_t k = 0; k < full.size(); ++k) full[k] = mask->image.pixels[k] >= 0.5f;
+      add_mask(full);
+    }
+    if (box_masks) {
+      std::vector<uint8_t> full(static_cast<size_t>(img.height) * img.width, 0);
+      for (const auto& b : entry.boxes) {
+        for (int y = std::max(0, static_cast<int>(b[1])); y < std::min(img.height, static_cast<int>(b[1] + b[3])); ++y)
+          for (int x = std::max(0, static_cast<int>(b[0])); x < std::min(img.width, static_cast<int>(b[0] + b[2])); ++x)
+            full[static_cast<size_t>(y) * img.width + x] = 1;
+      }
+      add_mask(full);
+    }
+    if (rle_masks) {
+      std::vector<uint8_t> full(static_cast<size_t>(img.height) * img.width, 0);
+      for (const auto& code : entry.rle) {
+        auto m = DecodeSiimRle(code, img.height, img.width);
+        if (!m.ok()) {
+          item.reason = absl::StrCat("bad run-length mask: ", m.status().message());
+          return item;
+        }
+        for (size_t k = 0; k < full.size(); ++k) full[k] |= (*m)[k];
+      }
+      add_mask(full);
+    }
+    item.ok = true;
+    return item;
+  };
+
+  const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  ShardSetWriter writer(o.output_dir, schema, o.shard_size,
+                        o.provenance.empty() ? absl::StrCat("packed from ", o.input_dir) : o.provenance);
+  const size_t chunk = static_cast<size_t>(threads) * 16;
+  const auto start = std::chrono::steady_clock::now();
+  double last_print = -1;
+  const bool tty = isatty(fileno(stderr));
+  for (size_t begin = 0; begin < files.size(); begin += chunk) {
+    const size_t end = std::min(files.size(), begin + chunk);
+    std::vector<Item> items(end - begin);
+    std::atomic<size_t> next{begin};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&] {
+        for (size_t i = next++; i < end; i = next++) items[i - begin] = process(files[i]);
+      });
+    }
+    for (auto& th : pool) th.join();
+    for (size_t i = begin; i < end; ++i) {
+      Item& item = items[i - begin];
+      if (!item.ok) {
+        report.skipped[item.reason].push_back(files[i]);
+        continue;
+      }
+      for (size_t k = 0; k < item.record.labels.size(); ++k) report.positives[k] += item.record.labels[k] > 0.5f;
+      RETURN_IF_ERROR(writer.Add(std::move(item.record)));
+      ++report.packed;
+    }
+    if (o.progress) {
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (tty || end == files.size() || t - last_print > 10) {
+        const double rate = end / std::max(t, 1e-9);
+        const int bar = static_cast<int>(30.0 * end / files.size());
+        std::fprintf(stderr, "%s[%s%s] %zu/%zu images %.1f img/s ETA %s%s", tty ? "\r" : "", std::string(bar, '#').c_str(),
+                     std::string(30 - bar, ' ').c_str(), end, files.size(), rate,
+                     Duration((files.size() - end) / std::max(rate, 1e-9)).c_str(), tty ? "" : "\n");
+        last_print = t;
+      }
+    }
+  }
+  if (o.progress && tty) std::fprintf(stderr, "\n");
+  if (report.packed == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("no image could be packed from ", o.input_dir, "\n", report.ToString()));
+  }
+  RETURN_IF_ERROR(writer.Finish().status());
+  report.manifest = o.output_dir + "/manifest.textproto";
+  return report;
+}
+
+}  // namespace chexworld
