@@ -271,6 +271,8 @@ absl::Status ResolveAt(pb::Message* msg, const std::string& prefix) {
       if (!info.ok()) return AddContext(info.status(), path + ".name");
       auto options = UnpackOptions(**info, *spec);
       if (!options.ok()) return AddContext(options.status(), path + ".options");
+      // Options may hold component slots of their own (an evaluator's dataset).
+      RETURN_IF_ERROR(ResolveAt(options->get(), path + ".options."));
       if ((*info)->validate) {
         RETURN_IF_ERROR_CTX((*info)->validate(**options), path, ".options (", kind, " '", spec->name(), "')");
       }

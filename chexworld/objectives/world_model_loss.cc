@@ -9,9 +9,10 @@ torch::Tensor Gather(const torch::Tensor& tokens, const torch::Tensor& idx) {
   return torch::gather(tokens, 1, idx.unsqueeze(-1).expand({-1, -1, tokens.size(-1)}));
 }
 
-double BatchStd(const torch::Tensor& x) {
-  if (x.size(0) < 2) return 0.0;
-  return x.detach().mean(1).std(0).mean().item<double>();
+// Mean over samples and channels of the std over tokens (dim 1).
+double TokenStd(const torch::Tensor& x, double eps = 0.0) {
+  if (x.size(1) < 2) return 0.0;
+  return (x.detach().var(1, /*unbiased=*/true) + eps).sqrt().mean().item<double>();
 }
 
 }  // namespace
@@ -38,8 +39,9 @@ WorldModelTerms ComputeWorldModelLoss(Encoder& context_encoder, Encoder& target_
   if (!two) {
     t.loss_intra = t.loss_11;
     t.loss = t.loss_11;
-    t.pred_std = BatchStd(t.P11);
-    t.target_std = BatchStd(t.H1);
+    t.pred_std = TokenStd(t.P11);
+    t.pred_var = TokenStd(t.P11, 1e-4);
+    t.target_std = TokenStd(t.H1);
     return t;
   }
   t.Z2 = context_encoder.Forward(b.image_aug2, b.masks_enc2);
@@ -56,8 +58,13 @@ WorldModelTerms ComputeWorldModelLoss(Encoder& context_encoder, Encoder& target_
     t.loss = t.loss_intra + o.cross_view_weight * t.loss_extra;
     if (o.extra_mean) t.loss = t.loss / (1.0 + o.cross_view_weight);
   }
-  t.pred_std = 0.5 * (BatchStd(t.P11) + BatchStd(t.P22));
-  t.target_std = 0.5 * (BatchStd(t.H1) + BatchStd(t.H2));
+  std::vector<torch::Tensor> preds = {t.P11, t.P22};
+  if (o.cross_view) preds.insert(preds.end(), {t.P21, t.P12});
+  for (const auto& p : preds) {
+    t.pred_std += TokenStd(p) / preds.size();
+    t.pred_var += TokenStd(p, 1e-4) / preds.size();
+  }
+  t.target_std = 0.5 * (TokenStd(t.H1) + TokenStd(t.H2));
   return t;
 }
 

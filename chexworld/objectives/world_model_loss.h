@@ -37,9 +37,12 @@ struct WorldModelTerms {
   torch::Tensor H1, H2, Z1, Z2, P11, P22, P21, P12;
   std::array<PredictorTrace, 4> traces;  // 11, 22, 21, 12
   torch::Tensor target1_norm, target2_norm;  // full target tokens before LN (trace only)
-  // Collapse monitors: mean over channels of the std across the batch (of
-  // token-averaged features), for predictions and targets.
+  // Collapse monitors: std over the predicted tokens of each sample (mean over
+  // samples, channels and passes), for predictions and for targets. Collapsed
+  // predictions are the same at every position: std -> 0.
   double pred_std = 0, target_std = 0;
+  // The official logged statistic: the same with sqrt(var + 1e-4).
+  double pred_var = 0;
 };
 
 WorldModelTerms ComputeWorldModelLoss(Encoder& context_encoder, Encoder& target_encoder, Predictor& predictor,

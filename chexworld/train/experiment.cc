@@ -1,6 +1,7 @@
 #include "chexworld/train/experiment.h"
 
 #include <cmath>
+#include <iostream>
 
 #include <glog/logging.h>
 
@@ -11,6 +12,7 @@
 #include "chexworld/data/dataset.h"
 #include "chexworld/data/loader.h"
 #include "chexworld/data/transforms/transform.h"
+#include "chexworld/eval/evaluator.h"
 #include "chexworld/masks/masker.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoder.h"
@@ -126,12 +128,29 @@ absl::Status RunExperiment(const ExperimentConfig& config, const std::string& ru
   torch::manual_seed(config.run().seed());
   if (config.has_objective()) {
     RETURN_IF_ERROR(Pretrain(config, run_dir, resume, device));
-  } else {
+  } else if (config.evals_size() == 0) {
     ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(config.model().encoder()));
     LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountParameters(*encoder)
-              << " trainable parameters (no objective: nothing to train)";
+              << " trainable parameters (no objective and no evaluation: nothing to run)";
   }
-  return absl::OkStatus();
+  if (config.evals_size() == 0) return absl::OkStatus();
+  EvalContext ctx;
+  ctx.config = config;
+  ctx.run_dir = run_dir;
+  ctx.device = device;
+  if (config.has_objective()) ctx.pretrained = run_dir + "/target_encoder.pt";
+  std::string summary, markdown;
+  for (int i = 0; i < config.evals_size(); ++i) {
+    ASSIGN_OR_RETURN(std::shared_ptr<Evaluator> evaluator, CreateEvaluator(config.evals(i)));
+    LOG(INFO) << "evaluation " << i + 1 << "/" << config.evals_size() << ": " << config.evals(i).name();
+    auto report = evaluator->Run(ctx);
+    if (!report.ok()) return AddContext(report.status(), absl::StrCat("evals[", i, "] (", config.evals(i).name(), ")"));
+    for (const auto& [k, v] : report->summary) absl::StrAppend(&summary, report->name, "/", k, ": ", v, "\n");
+    absl::StrAppend(&markdown, report->markdown, "\n");
+    std::cout << report->markdown << std::endl;
+  }
+  RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/eval_summary.txt", summary));
+  return WriteFileAtomically(run_dir + "/eval/results.md", markdown);
 }
 
 }  // namespace chexworld

@@ -265,8 +265,8 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
       ++summary.micro_batches;
       summary.last_loss = loss;
       summary.last_terms = out.terms;
-      // Collapse: predictions that no longer differ between images (after the
-      // first epoch, while the predictor is still near its initialisation).
+      // Collapse: predictions that no longer differ between positions (after
+      // the first epoch, while the predictor is still near its initialisation).
       if (tc.collapse_std_threshold() > 0 && epoch > 0 && out.pred_std < tc.collapse_std_threshold() &&
           !warned_collapse) {
         LOG(WARNING) << "possible collapse at micro-batch " << it << ": prediction std across the batch "

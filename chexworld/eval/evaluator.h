@@ -1,0 +1,92 @@
+// The evaluator interface and its registry ("evaluator"), plus what every
+// evaluator shares: encoder loading (this run's weights, a checkpoint, an
+// official file, or random init), labelled data with seeded splits and label
+// fractions, feature extraction, and reporting with bootstrap intervals and
+// paired comparisons.
+#ifndef CHEXWORLD_EVAL_EVALUATOR_H_
+#define CHEXWORLD_EVAL_EVALUATOR_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "chexworld/core/registry.h"
+#include "chexworld/data/image.h"
+#include "chexworld/eval/evaluators.pb.h"
+#include "chexworld/eval/metrics.h"
+#include "chexworld/models/encoder.h"
+#include "chexworld/proto/experiment.pb.h"
+
+namespace chexworld {
+
+inline constexpr char kEvaluatorKind[] = "evaluator";
+
+struct EvalContext {
+  ExperimentConfig config;  // model.encoder builds the networks
+  std::string run_dir;
+  torch::Device device = torch::kCPU;
+  std::string pretrained;   // this run's target encoder (state dict), "" if none
+};
+
+struct EvalReport {
+  std::string name;                       // evaluator name
+  std::map<std::string, double> summary;  // "<encoder>/mean_auroc" -> value, for sweep tables
+  std::string markdown;
+};
+
+class Evaluator {
+ public:
+  virtual ~Evaluator() = default;
+  virtual absl::StatusOr<EvalReport> Run(const EvalContext& context) = 0;
+};
+
+inline absl::StatusOr<std::shared_ptr<Evaluator>> CreateEvaluator(const ComponentSpec& spec) {
+  return CreateComponent<Evaluator>(kEvaluatorKind, spec);
+}
+
+// Labelled images at the model's input size, with seeded splits.
+struct TaskData {
+  std::vector<GrayImage> images;
+  std::vector<std::vector<uint8_t>> masks;  // per image, M * S * S (segmentation)
+  std::vector<std::string> mask_names;
+  std::vector<double> targets;  // N * C, NaN unknown
+  int64_t n = 0, c = 0;
+  bool multiclass = false;
+  std::vector<std::string> class_names;
+  std::vector<int64_t> train, val, test;
+  std::string description;  // for reports
+};
+
+absl::StatusOr<TaskData> LoadTaskData(const EvalData& data, int image_size, bool with_masks = false);
+
+// Builds the configured encoder and loads `source`'s weights (adapting
+// positions, patch size and channels). `overrides` are --set style paths on
+// the encoder spec (e.g. "options.drop_path_rate=0.1").
+absl::StatusOr<std::shared_ptr<Encoder>> LoadEncoder(const EvalContext& context, const EncoderSource& source,
+                                                     const std::vector<std::string>& overrides = {});
+
+// Normalised (B, C, S, S) tensor of images[indices].
+torch::Tensor ToTensor(const std::vector<GrayImage>& images, const std::vector<int64_t>& indices, int channels,
+                       const std::string& normalization);
+
+// Mean-pooled final-norm features (N, D) of every image, in eval mode.
+torch::Tensor ExtractFeatures(Encoder& encoder, const TaskData& data, const std::string& normalization,
+                              torch::Device device, int batch_size = 64);
+
+// Test-set scores (N_test * C probabilities) of each encoder, evaluated with
+// bootstrap intervals and paired tests against the first; writes
+// <run_dir>/eval/<name>.json, .md and a ROC plot PNG.
+absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& context, const TaskData& data,
+                                  const std::vector<std::string>& encoder_names,
+                                  const std::vector<std::vector<double>>& test_scores, int bootstrap);
+
+// Sources to evaluate: the options' list, or this run's encoder.
+std::vector<EncoderSource> SourcesOrPretrained(const google::protobuf::RepeatedPtrField<EncoderSource>& sources);
+
+}  // namespace chexworld
+
+#endif  // CHEXWORLD_EVAL_EVALUATOR_H_
