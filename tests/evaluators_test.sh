@@ -8,7 +8,8 @@ work="${TEST_TMPDIR:-$(mktemp -d)}"
 export GLOG_minloglevel=1
 "$run" --config="$config" --set=evals[0].options.data.dataset.options.cache_dir="$work/cache" \
   --set=evals[1].options.data.dataset.options.cache_dir="$work/cache" \
-  --set=evals[2].options.data.dataset.options.cache_dir="$work/cache" --run_dir="$work/run"
+  --set=evals[2].options.data.dataset.options.cache_dir="$work/cache" \
+  --set=evals[3].options.data.dataset.options.cache_dir="$work/cache" --run_dir="$work/run"
 for e in linear_probe knn finetune; do
   for f in "$e.json" "$e.md" "${e}_roc.png"; do
     [ -s "$work/run/eval/$f" ] || { echo "FAIL: missing eval/$f"; exit 1; }
@@ -17,6 +18,8 @@ for e in linear_probe knn finetune; do
     echo "FAIL: $e.json has no mean AUROC interval"; cat "$work/run/eval/$e.json"; exit 1; }
 done
 grep -q "linear_probe/random/mean_auroc" "$work/run/eval_summary.txt"
+grep -q '"mean_dice": {"value": 0\.[0-9]*, "low"' "$work/run/eval/segmentation.json" || { echo "FAIL: segmentation"; exit 1; }
+[ -s "$work/run/eval/segmentation_overlays.png" ]
 ls "$work/run/eval"/features-random-*.h5 > /dev/null
 # The finetune task is the binary cardiomegaly label.
 grep -q '"name": "cardiomegaly"' "$work/run/eval/finetune.json"

@@ -10,6 +10,11 @@ cache="--set=data.dataset.options.cache_dir=$work/cache"
 
 "$run" --config="$config" "$cache" --run_dir="$work/straight" > "$work/straight.log" 2>&1
 
+# bf16 autocast runs (CPU autocast) and stays finite.
+"$run" --config="$config" "$cache" --run_dir="$work/bf16" --set=trainer.precision=BF16 --set=trainer.max_steps=4 \
+  > "$work/bf16.log" 2>&1 || { echo "FAIL: bf16 run"; tail -5 "$work/bf16.log"; exit 1; }
+grep -qE "^last_loss: [0-9]" "$work/bf16/summary.txt" || { echo "FAIL: bf16 loss not finite"; exit 1; }
+
 for delay in 0.2 0.7 1.3 $(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.4 + rand() * 1.5}'); do
   dir="$work/killed_$delay"
   "$run" --config="$config" "$cache" --run_dir="$dir" > "$dir.log" 2>&1 &

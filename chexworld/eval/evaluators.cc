@@ -14,6 +14,10 @@
 namespace chexworld {
 namespace {
 
+std::string ReportName(const std::string& evaluator, const EvalData& d) {
+  return d.tag().empty() ? evaluator : evaluator + "_" + d.tag();
+}
+
 int InputSize(const EvalContext& ctx, const EvalData& d) {
   if (d.image_size() > 0) return d.image_size();
   auto enc = CreateEncoder(ctx.config.model().encoder());
@@ -112,7 +116,7 @@ class LinearProbe : public Evaluator {
       scores.push_back(Probabilities(linear(xte), data.multiclass));
       LOG(INFO) << "linear probe '" << src.name() << "': best validation score " << best;
     }
-    return Report("linear_probe", ctx, data, names, scores, o_.data().bootstrap());
+    return Report(ReportName("linear_probe", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
   }
 
  private:
@@ -148,7 +152,7 @@ class Knn : public Evaluator {
       names.push_back(src.name());
       scores.emplace_back(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
     }
-    return Report("knn", ctx, data, names, scores, o_.data().bootstrap());
+    return Report(ReportName("knn", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
   }
 
  private:
@@ -181,7 +185,7 @@ class Finetune : public Evaluator {
       names.push_back(src.name());
       scores.push_back(std::move(s));
     }
-    return Report("finetune", ctx, data, names, scores, o_.data().bootstrap());
+    return Report(ReportName("finetune", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
   }
 
  private:

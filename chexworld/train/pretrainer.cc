@@ -23,7 +23,9 @@
 #include "chexworld/core/status_macros.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/models/ema.h"
+#include "chexworld/train/autocast.h"
 #include "chexworld/train/param_groups.h"
+#include "chexworld/train/tensorboard.h"
 
 namespace chexworld {
 namespace {
@@ -219,6 +221,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
     RETURN_IF_ERROR(WriteFileAtomically(metrics_path, kept));
   }
   std::ofstream metrics(metrics_path, std::ios::app);
+  ASSIGN_OR_RETURN(std::unique_ptr<EventWriter> events, EventWriter::Create(run_dir_ + "/tensorboard"));
   bool header_written = resume && iteration > 0;
 
   c_.encoder->train();
@@ -238,7 +241,12 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
       const double lr = c_.lr->Value(it), wd = c_.weight_decay->Value(it);
       c_.optimizer->SetHyperparameters(lr, wd);
       WorldModelBatch b = next->To(device_);
-      ObjectiveOutput out = c_.objective->Compute(*c_.encoder, *c_.target, *c_.predictor, b);
+      ObjectiveOutput out;
+      {
+        AutocastGuard autocast(device_, tc.precision() == TrainerConfig::BF16);
+        out = c_.objective->Compute(*c_.encoder, *c_.target, *c_.predictor, b);
+      }
+      out.loss = out.loss.to(torch::kFloat32);
       const double loss = out.loss.item<double>();
       if (!std::isfinite(loss)) {
         std::vector<std::string> terms;
@@ -286,8 +294,18 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
       for (const auto& [k, v] : out.terms) metrics << "," << v;
       metrics << "," << lr << "," << wd << "," << momentum << "," << grad_norm << "," << out.pred_std << ","
               << out.target_std << "," << ips << "\n";
+      {
+        std::map<std::string, double> scalars = {{"loss/total", loss}, {"schedule/lr", lr}, {"schedule/weight_decay", wd},
+                                                 {"monitor/pred_std", out.pred_std}, {"monitor/target_std", out.target_std},
+                                                 {"speed/images_per_s", ips}};
+        for (const auto& [k, v] : out.terms) scalars["loss/" + k] = v;
+        if (!std::isnan(momentum)) scalars["schedule/ema"] = momentum;
+        if (!std::isnan(grad_norm)) scalars["monitor/grad_norm"] = grad_norm;
+        events->AddScalars(it, scalars);
+      }
       if (iteration % log_every == 0 || iteration == total) {
         metrics.flush();
+        events->Flush();
         std::string terms;
         for (const auto& [k, v] : out.terms) absl::StrAppend(&terms, " ", k, "=", absl::StrFormat("%.4f", v));
         const double eta = (total - iteration) * batch_size / std::max(ips, 1e-9);

@@ -1,0 +1,142 @@
+#include "chexworld/eval/analyses/analyses.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "chexworld/data/transforms/dual_view.h"
+#include "chexworld/models/ema.h"
+
+namespace chexworld {
+namespace {
+
+torch::Tensor Identity(int64_t b, const torch::Device& d) {
+  return torch::tensor(std::vector<float>(kIdentityAction.begin(), kIdentityAction.end()), torch::TensorOptions().device(d))
+      .unsqueeze(0)
+      .expand({b, kActionDim})
+      .contiguous();
+}
+
+torch::Tensor AllIndices(int64_t b, int64_t n, const torch::Device& d) {
+  return torch::arange(n, torch::TensorOptions().dtype(torch::kInt64).device(d)).unsqueeze(0).expand({b, n}).contiguous();
+}
+
+std::map<std::string, double> Compare(const torch::Tensor& pred, const torch::Tensor& target) {
+  // MSE, mean cosine, and position retrieval: does the prediction at position
+  // k retrieve target k among all positions of the same image?
+  auto p = torch::nn::functional::normalize(pred, torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  auto t = torch::nn::functional::normalize(target, torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  auto sims = torch::matmul(p, t.transpose(1, 2));  // (B, N, N)
+  auto truth = torch::arange(pred.size(1), torch::TensorOptions().dtype(torch::kInt64).device(pred.device()));
+  auto top1 = (sims.argmax(-1) == truth).to(torch::kFloat32).mean().item<double>();
+  auto top5 = (std::get<1>(sims.topk(std::min<int64_t>(5, pred.size(1)), -1)) == truth.unsqueeze(-1))
+                  .any(-1)
+                  .to(torch::kFloat32)
+                  .mean()
+                  .item<double>();
+  return {{"mse", torch::mse_loss(pred, target).item<double>()},
+          {"cosine", (p * t).sum(-1).mean().item<double>()},
+          {"position_top1", top1},
+          {"position_top5", top5}};
+}
+
+}  // namespace
+
+AnalysisResult MaskedPatchRetrieval(const WorldModel& m, const WorldModelBatch& b) {
+  torch::NoGradGuard g;
+  AnalysisResult r;
+  r.name = "local structure: masked-patch retrieval";
+  const auto dev = b.image1.device();
+  const int64_t B = b.size();
+  auto h = TargetLayerNorm(m.target->Forward(b.image1));  // (B, N, D) bank: every position of every image
+  auto z = m.encoder->Forward(b.image1, b.masks_enc1);
+  auto pred = m.predictor->Forward({z, b.masks_enc1, b.masks_pred1, Identity(B, dev), {}});
+  const int64_t n = h.size(1), kp = pred.size(1);
+  auto bank = torch::nn::functional::normalize(h.reshape({B * n, -1}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  auto q = torch::nn::functional::normalize(pred.reshape({B * kp, -1}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  auto truth = (torch::arange(B, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(1) * n + b.masks_pred1).reshape({-1});
+  auto sims = torch::matmul(q, bank.t());
+  const double top1 = (sims.argmax(-1) == truth).to(torch::kFloat32).mean().item<double>();
+  const double top5 = (std::get<1>(sims.topk(5, -1)) == truth.unsqueeze(-1)).any(-1).to(torch::kFloat32).mean().item<double>();
+  auto target = torch::gather(h, 1, b.masks_pred1.unsqueeze(-1).expand({-1, -1, h.size(-1)}));
+  r.conditions.push_back({"predicted tokens",
+                          {{"retrieval_top1", top1},
+                           {"retrieval_top5", top5},
+                           {"mse", torch::mse_loss(pred, target).item<double>()},
+                           {"chance_top1", 1.0 / (B * n)}}});
+  // Reference: the mean target token (what a collapsed predictor would output).
+  auto mean_token = target.mean({0, 1}, true).expand_as(target);
+  r.conditions.push_back({"mean token (baseline)", {{"mse", torch::mse_loss(mean_token, target).item<double>()}}});
+  return r;
+}
+
+AnalysisResult CrossCropPrediction(const WorldModel& m, const WorldModelBatch& b) {
+  torch::NoGradGuard g;
+  AnalysisResult r;
+  r.name = "global layout: cross-crop prediction";
+  const auto dev = b.image1.device();
+  const int64_t B = b.size();
+  auto h2 = TargetLayerNorm(m.target->Forward(b.image2));
+  const int64_t n = h2.size(1);
+  auto all = AllIndices(B, n, dev);
+  auto z1 = m.encoder->Forward(b.image1);  // the full first crop as context
+  auto id = Identity(B, dev);
+  auto wrong = b.rel_pos_21.roll(1, 0);    // another sample's offset
+  r.conditions.push_back({"true offset", Compare(m.predictor->Forward({z1, {}, all, id, b.rel_pos_21}), h2)});
+  r.conditions.push_back({"zero offset", Compare(m.predictor->Forward({z1, {}, all, id, torch::zeros_like(b.rel_pos_21)}), h2)});
+  r.conditions.push_back({"wrong offset", Compare(m.predictor->Forward({z1, {}, all, id, wrong}), h2)});
+  return r;
+}
+
+AnalysisResult ActionConditioning(const WorldModel& m, const WorldModelBatch& b) {
+  torch::NoGradGuard g;
+  AnalysisResult r;
+  r.name = "domain variation: action-conditioned prediction";
+  const auto dev = b.image1.device();
+  const int64_t B = b.size();
+  auto h = TargetLayerNorm(m.target->Forward(b.image1));  // clean view V
+  const int64_t n = h.size(1);
+  auto all = AllIndices(B, n, dev);
+  auto z = m.encoder->Forward(b.image_aug1);  // augmented view A = T_a(V), full context
+  r.conditions.push_back({"true action", Compare(m.predictor->Forward({z, all, all, b.action1, {}}), h)});
+  r.conditions.push_back({"identity action", Compare(m.predictor->Forward({z, all, all, Identity(B, dev), {}}), h)});
+  r.conditions.push_back({"shuffled action", Compare(m.predictor->Forward({z, all, all, b.action1.roll(1, 0), {}}), h)});
+  return r;
+}
+
+std::string ToMarkdown(const std::vector<AnalysisResult>& results) {
+  std::string md;
+  for (const auto& r : results) {
+    absl::StrAppend(&md, "#### ", r.name, "\n\n| condition | metrics |\n|---|---|\n");
+    for (const auto& [cond, metrics] : r.conditions) {
+      std::string cells;
+      for (const auto& [k, v] : metrics) absl::StrAppend(&cells, cells.empty() ? "" : ", ", k, " ", absl::StrFormat("%.4f", v));
+      absl::StrAppend(&md, "| ", cond, " | ", cells, " |\n");
+    }
+    absl::StrAppend(&md, "\n");
+  }
+  return md;
+}
+
+std::vector<uint8_t> BarChart(const AnalysisResult& r, const std::string& metric, int w, int h) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3, 255);
+  std::vector<double> values;
+  for (const auto& [cond, metrics] : r.conditions) {
+    auto it = metrics.find(metric);
+    values.push_back(it == metrics.end() ? 0.0 : it->second);
+  }
+  double top = 1e-12;
+  for (double v : values) top = std::max(top, v);
+  static const uint8_t colors[4][3] = {{214, 39, 40}, {31, 119, 180}, {44, 160, 44}, {255, 127, 14}};
+  const int bar = w / (2 * static_cast<int>(values.size()) + 1);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int x0 = (2 * static_cast<int>(i) + 1) * bar, height = static_cast<int>((h - 10) * values[i] / top);
+    for (int y = h - height; y < h; ++y)
+      for (int x = x0; x < x0 + bar && x < w; ++x)
+        for (int c = 0; c < 3; ++c) rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = colors[i % 4][c];
+  }
+  return rgb;
+}
+
+}  // namespace chexworld

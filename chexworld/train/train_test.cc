@@ -1,0 +1,72 @@
+// Schedules against the official cosine_scheduler values, and TensorBoard
+// event files (framing, CRC-32C, protos).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "chexworld/core/config.h"
+#include "chexworld/train/schedules.h"
+#include "chexworld/train/tensorboard.h"
+
+namespace chexworld {
+namespace {
+
+std::shared_ptr<Schedule> Cosine(const std::string& opts, ScheduleHorizon h) {
+  ComponentSpec spec;
+  EXPECT_TRUE(ParseTextProto("name: \"cosine\" options { [type.googleapis.com/chexworld.CosineScheduleOptions] { " + opts +
+                                 " } }", "spec", &spec).ok());
+  auto s = CreateSchedule(spec, h);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+// METHOD 5: 300 epochs, L = 508 micro-batches per epoch, ipe_scale 1.25 ->
+// schedules over floor(1.25 * 508) = 635 iterations per epoch, indexed with
+// it = 508 * epoch.
+TEST(ScheduleTest, OfficialLearningRateAndEmaSamples) {
+  ScheduleHorizon h{300, 635};
+  auto lr = Cosine("base_value: 2e-4 final_value: 1e-6 warmup_epochs: 40", h);
+  auto ema = Cosine("base_value: 0.996 final_value: 1.0", h);
+  auto at = [](int epoch) { return static_cast<int64_t>(508) * epoch; };
+  EXPECT_EQ(lr->Value(0), 0.0);
+  EXPECT_NEAR(lr->Value(at(10)), 4.0e-5, 1e-6);
+  EXPECT_NEAR(lr->Value(at(40)), 1.6e-4, 1e-6);
+  EXPECT_NEAR(lr->Value(at(50)), 2.0e-4, 1e-6);
+  EXPECT_NEAR(lr->Value(at(150)), 1.57e-4, 1e-6);
+  EXPECT_NEAR(lr->Value(at(299)), 2.7e-5, 1e-6);
+  EXPECT_NEAR(ema->Value(at(40)), 0.99611, 1e-5);
+  EXPECT_NEAR(ema->Value(at(150)), 0.99738, 1e-5);
+  EXPECT_NEAR(ema->Value(at(299)), 0.99961, 1e-5);
+}
+
+TEST(ScheduleTest, WarmupLongerThanTrainingIsRejected) {
+  ComponentSpec spec;
+  ASSERT_TRUE(ParseTextProto("name: \"cosine\" options { [type.googleapis.com/chexworld.CosineScheduleOptions] { warmup_epochs: 5 } }",
+                             "spec", &spec).ok());
+  auto s = CreateSchedule(spec, ScheduleHorizon{5, 10});
+  EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("warmup_epochs = 5"));
+}
+
+TEST(TensorBoardTest, Crc32cKnownVector) {
+  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);
+}
+
+TEST(TensorBoardTest, EventsRoundTrip) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/tb";
+  auto w = EventWriter::Create(dir);
+  ASSERT_TRUE(w.ok()) << w.status();
+  (*w)->AddScalars(3, {{"loss", 0.5}, {"lr", 1e-4}});
+  (*w)->AddScalars(4, {{"loss", 0.25}});
+  (*w)->Flush();
+  auto events = ReadEvents((*w)->path());
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].file_version(), "brain.Event:2");
+  EXPECT_EQ((*events)[1].step(), 3);
+  EXPECT_EQ((*events)[1].summary().value(0).tag(), "loss");
+  EXPECT_FLOAT_EQ((*events)[2].summary().value(0).simple_value(), 0.25f);
+}
+
+}  // namespace
+}  // namespace chexworld
