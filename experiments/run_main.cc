@@ -7,6 +7,7 @@
 //
 // Loads and resolves the config (every component checked before any work),
 // writes it to the run folder, and hands over to the experiment driver.
+#include <cstdlib>
 #include <iostream>
 
 #include <gflags/gflags.h>
@@ -64,7 +65,9 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }
-  if (auto s = chexworld::WriteTextProto(*config, run_dir + "/config.textproto"); !s.ok()) {
+  const char* rank = std::getenv("CHEXWORLD_RANK");
+  const bool writer = rank == nullptr || std::string(rank) == "0";  // data-parallel ranks: rank 0 writes
+  if (auto s = writer ? chexworld::WriteTextProto(*config, run_dir + "/config.textproto") : absl::OkStatus(); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }

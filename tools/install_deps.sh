@@ -15,6 +15,7 @@ PACKAGES=(
   libhdf5-dev
   libpng-dev libjpeg62-turbo-dev zlib1g-dev  # PNG/JPEG decode and encode
   libgdcm-dev                               # DICOM, incl. JPEG and JPEG 2000 transfer syntaxes
+  libgloo-dev                               # headers for torch.distributed (c10d) ProcessGroupGloo
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-h5py               # interop tests: Python reads our exports
 )

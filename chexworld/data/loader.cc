@@ -195,15 +195,23 @@ absl::StatusOr<WorldModelBatch> PretrainLoader::Assemble(int64_t epoch, int64_t 
     std::copy(d.rel_pos_21.begin(), d.rel_pos_21.end(), rel21.data_ptr<float>() + i * 4);
     std::copy(d.rel_pos_12.begin(), d.rel_pos_12.end(), rel12.data_ptr<float>() + i * 4);
   }
+  // Masks are drawn for the global batch (all ranks) and each rank takes its
+  // rows: local row i is global row i * world_size + rank, as the epoch order
+  // interleaves ranks. So N ranks with batch B see the masks one process with
+  // batch N * B would (sizes, truncation lengths and the view-2 permutation).
   const int64_t grid = s / options_.patch_size;
+  const int64_t world = options_.world_size, global = n * world;
   std::mt19937_64 mask_rng(Seed(options_.seed, kMaskStream, epoch, b));
-  MaskBatch m = masker_->Sample(n, grid, grid, static_cast<uint64_t>(epoch * batches_per_epoch_ + b), mask_rng);
+  MaskBatch m = masker_->Sample(global, grid, grid, static_cast<uint64_t>(epoch * batches_per_epoch_ + b), mask_rng);
+  auto all_enc = torch::from_blob(m.context.data(), {global, m.context_len}, torch::kInt64).clone();
+  auto all_pred = torch::from_blob(m.target.data(), {global, m.target_len}, torch::kInt64).clone();
+  auto mine = torch::arange(n, torch::kInt64) * world + options_.rank;
   WorldModelBatch out;
   out.image1 = v1;
   out.image_aug1 = a1;
   out.action1 = act1;
-  out.masks_enc1 = torch::from_blob(m.context.data(), {n, m.context_len}, torch::kInt64).clone();
-  out.masks_pred1 = torch::from_blob(m.target.data(), {n, m.target_len}, torch::kInt64).clone();
+  out.masks_enc1 = all_enc.index_select(0, mine);
+  out.masks_pred1 = all_pred.index_select(0, mine);
   if (options_.two_views) {
     out.image2 = v2;
     out.image_aug2 = a2;
@@ -211,12 +219,12 @@ absl::StatusOr<WorldModelBatch> PretrainLoader::Assemble(int64_t epoch, int64_t 
     out.rel_pos_21 = rel21;
     out.rel_pos_12 = rel12;
     // View 2 borrows another sample's masks (official: a batch permutation).
-    std::vector<int64_t> perm(n);
+    std::vector<int64_t> perm(global);
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), mask_rng);
-    auto p = torch::from_blob(perm.data(), {n}, torch::kInt64).clone();
-    out.masks_enc2 = out.masks_enc1.index_select(0, p);
-    out.masks_pred2 = out.masks_pred1.index_select(0, p);
+    auto p = torch::from_blob(perm.data(), {global}, torch::kInt64).clone().index_select(0, mine);
+    out.masks_enc2 = all_enc.index_select(0, p);
+    out.masks_pred2 = all_pred.index_select(0, p);
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include "chexworld/models/encoder.h"
 #include "chexworld/models/predictor.h"
 #include "chexworld/objectives/objective.h"
+#include "chexworld/train/distributed.h"
 #include "chexworld/train/param_groups.h"
 #include "chexworld/train/pretrainer.h"
 #include "chexworld/train/runtime.h"
@@ -67,7 +68,12 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
   LOG(INFO) << "dataset '" << config.data().dataset().name() << "': " << dataset->size() << " images of "
             << dataset->image_height() << "x" << dataset->image_width();
   ASSIGN_OR_RETURN(std::shared_ptr<Masker> masker, CreateMasker(config.data().masker()));
+  ASSIGN_OR_RETURN(DistributedEnv env, DistributedFromEnvironment());
+  ASSIGN_OR_RETURN(std::unique_ptr<Communicator> communicator, CreateCommunicator(env));
+  c.communicator = std::move(communicator);
   LoaderOptions lo;
+  lo.rank = env.rank;
+  lo.world_size = env.world_size;
   lo.batch_size = config.data().batch_size();
   lo.num_workers = config.data().num_workers();
   lo.prefetch_batches = config.data().prefetch_batches() > 0 ? config.data().prefetch_batches() : 4;
@@ -89,11 +95,13 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
   ASSIGN_OR_RETURN(c.lr, CreateSchedule(config.schedule().lr(), horizon));
   ASSIGN_OR_RETURN(c.weight_decay, CreateSchedule(config.schedule().weight_decay(), horizon));
   ASSIGN_OR_RETURN(c.ema, CreateSchedule(config.schedule().ema_momentum(), horizon));
-  LOG(INFO) << c.loader->batches_per_epoch() << " batches of " << lo.batch_size << " per epoch, "
+  LOG(INFO) << (env.enabled() ? absl::StrCat("rank ", env.rank, " of ", env.world_size, ": ") : "")
+            << c.loader->batches_per_epoch() << " batches of " << lo.batch_size << " per epoch, "
             << config.trainer().epochs() << " epochs; schedules over " << horizon.iterations_per_epoch
             << " iterations per epoch (ipe_scale " << ipe_scale << ")";
   Pretrainer trainer(config, run_dir, std::move(c), device);
   ASSIGN_OR_RETURN(PretrainSummary summary, trainer.Run(resume));
+  if (env.rank != 0) return absl::OkStatus();
   std::string report = absl::StrCat("micro_batches: ", summary.micro_batches, "\noptimizer_steps: ",
                                     summary.optimizer_steps, "\nfirst_loss: ", summary.first_loss,
                                     "\nlast_loss: ", summary.last_loss, "\nimages_per_second: ",

@@ -80,6 +80,8 @@ Pretrainer::Pretrainer(ExperimentConfig config, std::string run_dir, PretrainCom
 
 absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps,
                                         std::string* path) {
+  *path = absl::StrFormat("%s/checkpoints/checkpoint-%010d.pt", run_dir_, iteration);
+  if (c_.communicator->rank() != 0) return absl::OkStatus();  // one writer; all ranks hold the same state
   torch::serialize::OutputArchive archive;
   auto nested = [&](const char* key, const torch::nn::Module& m) {
     torch::serialize::OutputArchive a;
@@ -104,7 +106,6 @@ absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t it
   archive.write("config", c10::IValue(ToTextProto(config_)));
   const std::string dir = run_dir_ + "/checkpoints";
   RETURN_IF_ERROR(MakeDirectories(dir));
-  *path = absl::StrFormat("%s/checkpoint-%010d.pt", dir, iteration);
   const std::string tmp = *path + ".tmp";
   try {
     archive.save_to(tmp);
@@ -190,7 +191,9 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
 
   int64_t epoch = 0, batch = 0, iteration = 0, steps = 0;
   PretrainSummary summary;
-  const std::string metrics_path = run_dir_ + "/metrics.csv";
+  const bool writer = c_.communicator->rank() == 0;
+  const std::string metrics_path =
+      writer ? run_dir_ + "/metrics.csv" : absl::StrCat(run_dir_, "/.rank", c_.communicator->rank(), "_metrics.csv");
   if (resume) {
     const std::string latest = LatestCheckpoint(run_dir_ + "/checkpoints");
     if (latest.empty()) {
@@ -221,7 +224,9 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
     RETURN_IF_ERROR(WriteFileAtomically(metrics_path, kept));
   }
   std::ofstream metrics(metrics_path, std::ios::app);
-  ASSIGN_OR_RETURN(std::unique_ptr<EventWriter> events, EventWriter::Create(run_dir_ + "/tensorboard"));
+  ASSIGN_OR_RETURN(std::unique_ptr<EventWriter> events,
+                   EventWriter::Create(writer ? run_dir_ + "/tensorboard"
+                                              : absl::StrCat(run_dir_, "/.rank", c_.communicator->rank(), "_tensorboard")));
   bool header_written = resume && iteration > 0;
 
   c_.encoder->train();
@@ -247,7 +252,21 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
         out = c_.objective->Compute(*c_.encoder, *c_.target, *c_.predictor, b);
       }
       out.loss = out.loss.to(torch::kFloat32);
-      const double loss = out.loss.item<double>();
+      if (c_.communicator->world_size() > 1) {
+        // Log the global batch's loss terms: average them over ranks.
+        std::vector<double> vals = {out.loss.item<double>(), out.pred_std, out.target_std};
+        for (const auto& [k, v] : out.terms) vals.push_back(v);
+        auto t = torch::tensor(vals, torch::kFloat64);
+        c_.communicator->AllReduceMean({t});
+        out.pred_std = t[1].item<double>();
+        out.target_std = t[2].item<double>();
+        size_t k = 3;
+        for (auto& [name, v] : out.terms) v = t[k++].item<double>();
+        logged_loss_ = t[0].item<double>();
+      } else {
+        logged_loss_ = out.loss.item<double>();
+      }
+      const double loss = logged_loss_;
       if (!std::isfinite(loss)) {
         std::vector<std::string> terms;
         for (const auto& [k, v] : out.terms) terms.push_back(absl::StrCat(k, "=", v));
@@ -260,6 +279,13 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
       double grad_norm = std::nan("");
       double momentum = std::nan("");
       if ((it + 1) % accum == 0) {
+        if (c_.communicator->world_size() > 1) {
+          std::vector<torch::Tensor> grads;
+          for (const auto& p : params) {
+            if (p.grad().defined()) grads.push_back(p.grad());
+          }
+          c_.communicator->AllReduceMean(grads);
+        }
         grad_norm = ClipGradNorm(params, tc.clip_grad());
         opt.step();
         opt.zero_grad();
@@ -329,8 +355,11 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
   summary.optimizer_steps = steps;
   RETURN_IF_ERROR(SaveCheckpoint(epoch, batch, iteration, steps, &summary.last_checkpoint));
   // Encoders for downstream use, in the official key layout (torch.load-able).
-  RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.target), run_dir_ + "/target_encoder.pt"));
-  RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.encoder), run_dir_ + "/encoder.pt"));
+  if (writer) {
+    RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.target), run_dir_ + "/target_encoder.pt"));
+    RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.encoder), run_dir_ + "/encoder.pt"));
+  }
+  c_.communicator->Barrier();
   LOG(INFO) << "trained " << summary.micro_batches << " micro-batches in this run (" << steps
             << " optimizer steps in total); loss " << summary.first_loss << " -> " << summary.last_loss
             << "; checkpoint " << summary.last_checkpoint;

@@ -26,6 +26,7 @@
 #include "chexworld/models/predictor.h"
 #include "chexworld/objectives/objective.h"
 #include "chexworld/proto/experiment.pb.h"
+#include "chexworld/train/distributed.h"
 #include "chexworld/train/schedules.h"
 
 namespace chexworld {
@@ -38,6 +39,9 @@ struct PretrainComponents {
   std::unique_ptr<PretrainLoader> loader;
   std::shared_ptr<TrainOptimizer> optimizer;
   std::shared_ptr<Schedule> lr, weight_decay, ema;
+  // Data parallel: gradients (and logged losses) are averaged over ranks; only
+  // rank 0 writes checkpoints, metrics and exports.
+  std::shared_ptr<Communicator> communicator;
 };
 
 struct PretrainSummary {
@@ -65,6 +69,7 @@ class Pretrainer {
   std::string run_dir_;
   PretrainComponents c_;
   torch::Device device_;
+  double logged_loss_ = 0;
 };
 
 // The newest checkpoint-*.pt in `dir` ("" if none).

@@ -66,8 +66,9 @@ AnalysisResult MaskedPatchRetrieval(const WorldModel& m, const WorldModelBatch& 
                            {"mse", torch::mse_loss(pred, target).item<double>()},
                            {"chance_top1", 1.0 / (B * n)}}});
   // Reference: the mean target token (what a collapsed predictor would output).
-  auto mean_token = target.mean({0, 1}, true).expand_as(target);
-  r.conditions.push_back({"mean token (baseline)", {{"mse", torch::mse_loss(mean_token, target).item<double>()}}});
+  auto mean_token = target.mean(std::vector<int64_t>{0, 1}, /*keepdim=*/true).expand_as(target);
+  const double baseline = torch::mse_loss(mean_token, target).item<double>();
+  r.conditions.push_back({"mean token (baseline)", {{"mse", baseline}}});
   return r;
 }
 
