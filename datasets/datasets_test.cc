@@ -340,6 +340,42 @@ TEST(PackerTest, SharedDicomsAndKermanyPack) {
   auto receipt = (*reader)->ReadReceipt(0);
   EXPECT_EQ(receipt->photometric, "MONOCHROME1");
   EXPECT_THAT(receipt->windowing, HasSubstr("window center"));
+
+  // kermany4: class folders.
+  o = PackOptions();
+  o.input_dir = shared + "/data/kermany4/train";
+  o.output_dir = Tmp("kermany_out");
+  o.use_labels = true;
+  o.labels.preset = "folders";
+  o.size = 64;
+  o.progress = false;
+  r = Pack(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->packed, 2002);
+  EXPECT_THAT(r->label_names, ElementsAre("BacterialPneumonia", "COVID-19", "Normal", "ViralPneumonia"));
+  EXPECT_THAT(r->positives, ElementsAre(650, 60, 880, 412));
+  auto k4 = ShardedDataset::Open(r->manifest);
+  ASSERT_TRUE(k4.ok()) << k4.status();
+  EXPECT_EQ((*k4)->size(), 2002);
+
+  // nih1000 with the official ChestX-ray14 label file.
+  o = PackOptions();
+  o.input_dir = shared + "/data/nih1000_64px";
+  o.output_dir = Tmp("nih1000_out");
+  o.use_labels = true;
+  o.labels.preset = "nih";
+  o.labels.csv = shared + "/data/nih1000_64px/Data_Entry_2017_v2020.csv.gz";
+  o.size = 64;
+  o.progress = false;
+  r = Pack(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->packed, 1000) << r->ToString();
+  EXPECT_EQ(r->label_names.size(), 14u);
+  auto nih = ShardedDataset::Open(r->manifest);
+  ASSERT_TRUE(nih.ok()) << nih.status();
+  ShardSample s;
+  ASSERT_TRUE((*nih)->Read(999, &s).ok());
+  EXPECT_EQ(s.labels.size(), 14u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // Relative paths are taken against your shell directory. Prints a progress
 // bar, then a report: images packed, skipped (each with its reason), label
 // rows that could not be used, positives per label.
+#include <cstdlib>
 #include <iostream>
 
 #include <gflags/gflags.h>
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
   }
   chexworld::PackOptions o;
   o.input_dir = chexworld::UserPath(FLAGS_input);
+  if (char* real = realpath(o.input_dir.c_str(), nullptr)) {  // receipts name a clean absolute path
+    o.input_dir = real;
+    free(real);
+  }
   o.output_dir = chexworld::UserPath(FLAGS_output);
   o.use_labels = !FLAGS_preset.empty();
   o.labels.preset = FLAGS_preset;

@@ -20,7 +20,7 @@ TEST(RegistryPinnedTest, EveryKindHasItsNames) {
   EXPECT_THAT(catalog.Names("transform"), ElementsAre("dual_view"));
   EXPECT_THAT(catalog.Names("optimizer"), ElementsAre("adamw"));
   EXPECT_THAT(catalog.Names("schedule"), ElementsAre("constant", "cosine"));
-  EXPECT_THAT(catalog.Names("evaluator"), ElementsAre("finetune", "knn", "linear_probe", "segmentation"));
+  EXPECT_THAT(catalog.Names("evaluator"), ElementsAre("attentive_probe", "finetune", "knn", "linear_probe", "segmentation"));
 }
 
 }  // namespace

@@ -9,8 +9,9 @@ export GLOG_minloglevel=1
 "$run" --config="$config" --set=evals[0].options.data.dataset.options.cache_dir="$work/cache" \
   --set=evals[1].options.data.dataset.options.cache_dir="$work/cache" \
   --set=evals[2].options.data.dataset.options.cache_dir="$work/cache" \
-  --set=evals[3].options.data.dataset.options.cache_dir="$work/cache" --run_dir="$work/run"
-for e in linear_probe knn finetune; do
+  --set=evals[3].options.data.dataset.options.cache_dir="$work/cache" \
+  --set=evals[4].options.data.dataset.options.cache_dir="$work/cache" --run_dir="$work/run"
+for e in linear_probe knn finetune attentive_probe; do
   for f in "$e.json" "$e.md" "${e}_roc.png"; do
     [ -s "$work/run/eval/$f" ] || { echo "FAIL: missing eval/$f"; exit 1; }
   done

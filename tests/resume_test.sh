@@ -15,6 +15,14 @@ cache="--set=data.dataset.options.cache_dir=$work/cache"
   > "$work/bf16.log" 2>&1 || { echo "FAIL: bf16 run"; tail -5 "$work/bf16.log"; exit 1; }
 grep -qE "^last_loss: [0-9]" "$work/bf16/summary.txt" || { echo "FAIL: bf16 loss not finite"; exit 1; }
 
+# A diverging run stops with the step, the loss terms and the last good checkpoint.
+if "$run" --config="$config" "$cache" --run_dir="$work/diverge" --set=schedule.lr.options.base_value=1e30 \
+    --set=schedule.lr.options.warmup_epochs=0 --set=trainer.clip_grad=0 > "$work/diverge.log" 2>&1; then
+  echo "FAIL: a diverging run did not stop"; exit 1
+fi
+grep -q "non-finite loss" "$work/diverge.log" && grep -q "at micro-batch" "$work/diverge.log" && \
+  grep -q "last good checkpoint: .*checkpoint-" "$work/diverge.log" || { echo "FAIL: guard message"; tail -3 "$work/diverge.log"; exit 1; }
+
 for delay in 0.2 0.7 1.3 $(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", 0.4 + rand() * 1.5}'); do
   dir="$work/killed_$delay"
   "$run" --config="$config" "$cache" --run_dir="$dir" > "$dir.log" 2>&1 &

@@ -297,6 +297,101 @@ class Finetune : public Evaluator {
   FinetuneOptions o_;
 };
 
+// ---------------------------------------------------------------- attentive probe
+// One learned query cross-attends over the frozen tokens (pre-norm, MLP), then
+// a linear head: the official attentive pooler ('attn' head).
+struct AttentivePoolerImpl : torch::nn::Module {
+  AttentivePoolerImpl(int64_t dim, int64_t heads, int64_t classes) {
+    query = register_parameter("query", torch::randn({1, 1, dim}) * 0.02);
+    norm_q = register_module("norm_q", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
+    norm_kv = register_module("norm_kv", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
+    attn = register_module("attn", torch::nn::MultiheadAttention(torch::nn::MultiheadAttentionOptions(dim, heads)));
+    norm_mlp = register_module("norm_mlp", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
+    fc1 = register_module("fc1", torch::nn::Linear(dim, 4 * dim));
+    fc2 = register_module("fc2", torch::nn::Linear(4 * dim, dim));
+    head = register_module("head", torch::nn::Linear(dim, classes));
+  }
+  torch::Tensor forward(const torch::Tensor& tokens) {  // (B, N, D) -> (B, C)
+    auto kv = norm_kv(tokens).transpose(0, 1);           // (N, B, D)
+    auto q = norm_q(query.expand({tokens.size(0), -1, -1})).transpose(0, 1);
+    auto x = query.expand({tokens.size(0), -1, -1}) + std::get<0>(attn(q, kv, kv)).transpose(0, 1);
+    x = x + fc2(torch::gelu(fc1(norm_mlp(x))));
+    return head(x.squeeze(1));
+  }
+  torch::Tensor query;
+  torch::nn::LayerNorm norm_q{nullptr}, norm_kv{nullptr}, norm_mlp{nullptr};
+  torch::nn::MultiheadAttention attn{nullptr};
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr}, head{nullptr};
+};
+
+class AttentiveProbe : public Evaluator {
+ public:
+  explicit AttentiveProbe(AttentiveProbeOptions o) : o_(std::move(o)) {}
+  absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
+    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), InputSize(ctx, o_.data())));
+    std::vector<std::string> names;
+    std::vector<std::vector<double>> scores;
+    for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
+      ASSIGN_OR_RETURN(std::shared_ptr<Encoder> enc, LoadEncoder(ctx, src));
+      enc->to(ctx.device);
+      enc->eval();
+      // Frozen tokens of every image, once.
+      std::vector<torch::Tensor> parts;
+      {
+        torch::NoGradGuard g;
+        for (int64_t s = 0; s < data.n; s += 64) {
+          std::vector<int64_t> idx;
+          for (int64_t i = s; i < std::min<int64_t>(data.n, s + 64); ++i) idx.push_back(i);
+          parts.push_back(enc->Forward(ToTensor(data.images, idx, static_cast<int>(enc->in_channels()),
+                                                o_.data().normalization()).to(ctx.device)).to(torch::kCPU));
+        }
+      }
+      auto tokens = torch::cat(parts, 0);
+      torch::manual_seed(o_.data().seed());
+      auto pooler = std::make_shared<AttentivePoolerImpl>(enc->embed_dim(),
+                                                          o_.num_heads() > 0 ? o_.num_heads() : enc->num_heads(), data.c);
+      torch::optim::AdamW opt(pooler->parameters(), torch::optim::AdamWOptions(o_.lr() > 0 ? o_.lr() : 1e-3)
+                                                        .weight_decay(o_.weight_decay() > 0 ? o_.weight_decay() : 0.05));
+      const int epochs = o_.epochs() > 0 ? o_.epochs() : 20, bs = o_.batch_size() > 0 ? o_.batch_size() : 64;
+      std::mt19937_64 rng(o_.data().seed() + 5);
+      auto predict = [&](const std::vector<int64_t>& idx) {
+        torch::NoGradGuard g;
+        return Probabilities(pooler->forward(Rows(tokens, idx)), data.multiclass);
+      };
+      double best = -1;
+      std::vector<torch::Tensor> best_state;
+      for (int e = 0; e < epochs; ++e) {
+        std::vector<int64_t> order = data.train;
+        std::shuffle(order.begin(), order.end(), rng);
+        for (size_t s = 0; s < order.size(); s += bs) {
+          std::vector<int64_t> idx(order.begin() + s, order.begin() + std::min(order.size(), s + bs));
+          auto loss = TaskLoss(pooler->forward(Rows(tokens, idx)), Targets(data, idx), data.multiclass);
+          opt.zero_grad();
+          loss.backward();
+          opt.step();
+        }
+        const double v = ValScore(data, predict(data.val));
+        if (v > best) {
+          best = v;
+          best_state.clear();
+          for (const auto& p : pooler->parameters()) best_state.push_back(p.detach().clone());
+        }
+      }
+      {
+        torch::NoGradGuard g;
+        size_t k = 0;
+        for (auto& p : pooler->parameters()) p.copy_(best_state[k++]);
+      }
+      names.push_back(src.name());
+      scores.push_back(predict(data.test));
+    }
+    return Report(ReportName("attentive_probe", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
+  }
+
+ private:
+  AttentiveProbeOptions o_;
+};
+
 absl::Status ValidateData(const EvalData& d) {
   if (!d.has_dataset()) return absl::InvalidArgumentError("EvalData.dataset is required");
   if (d.train_fraction() < 0 || d.val_fraction() < 0 || d.train_fraction() + d.val_fraction() >= 1) {
@@ -317,6 +412,11 @@ absl::Status ValidateFinetune(const FinetuneOptions& o) {
   return ValidateData(o.data());
 }
 
+absl::Status ValidateAttentive(const AttentiveProbeOptions& o) { return ValidateData(o.data()); }
+absl::StatusOr<std::shared_ptr<Evaluator>> MakeAttentive(const AttentiveProbeOptions& o) {
+  return std::shared_ptr<Evaluator>(std::make_shared<AttentiveProbe>(o));
+}
+
 absl::StatusOr<std::shared_ptr<Evaluator>> MakeLinear(const LinearProbeOptions& o) {
   return std::shared_ptr<Evaluator>(std::make_shared<LinearProbe>(o));
 }
@@ -332,6 +432,9 @@ absl::StatusOr<std::shared_ptr<Evaluator>> MakeFinetune(const FinetuneOptions& o
 CHEXWORLD_REGISTER_COMPONENT("evaluator", "linear_probe", LinearProbeOptions, Evaluator,
                              "logistic regression on frozen mean-pooled features (cached), bootstrap CIs",
                              &MakeLinear, &ValidateLinear);
+CHEXWORLD_REGISTER_COMPONENT("evaluator", "attentive_probe", AttentiveProbeOptions, Evaluator,
+                             "learned-query cross-attention pooling of frozen tokens + linear head", &MakeAttentive,
+                             &ValidateAttentive);
 CHEXWORLD_REGISTER_COMPONENT("evaluator", "knn", KnnOptions, Evaluator,
                              "cosine k-nearest-neighbour vote on frozen features", &MakeKnn, &ValidateKnn);
 CHEXWORLD_REGISTER_COMPONENT("evaluator", "finetune", FinetuneOptions, Evaluator,

@@ -172,6 +172,19 @@ absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch,
 }
 
 absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
+  // libtorch reports numerical and shape failures by exception: turn them into
+  // an error naming where training stopped and what can be resumed.
+  try {
+    return RunLoop(resume);
+  } catch (const std::exception& e) {
+    const std::string latest = LatestCheckpoint(run_dir_ + "/checkpoints");
+    return absl::InternalError(absl::StrCat("training stopped by a libtorch error: ",
+                                            std::string(e.what()).substr(0, 400), "; last good checkpoint: ",
+                                            latest.empty() ? "(none)" : latest));
+  }
+}
+
+absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   const TrainerConfig& tc = config_.trainer();
   const int accum = std::max(1, tc.accum_iter());
   const int64_t per_epoch = c_.loader->batches_per_epoch();

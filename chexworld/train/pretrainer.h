@@ -61,6 +61,7 @@ class Pretrainer {
   absl::StatusOr<PretrainSummary> Run(bool resume);
 
  private:
+  absl::StatusOr<PretrainSummary> RunLoop(bool resume);
   absl::Status SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps, std::string* path);
   absl::Status LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch, int64_t* iteration,
                               int64_t* steps);
