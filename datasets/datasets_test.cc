@@ -230,6 +230,7 @@ TEST(PackerTest, NihFolderWithCorruptFileAndLabelProblems) {
   ShardSample s;
   ASSERT_TRUE((*ds)->Read(1, &s).ok());
   EXPECT_EQ(s.id, "images/00000001_001.png");
+  EXPECT_EQ(s.patient_id, "1");  // kept for patient-level splits
   EXPECT_EQ(s.labels[10], 1.f);
   auto receipt = ShardReader::Open(Tmp("nih_out") + "/shard-00000.h5");
   ASSERT_TRUE(receipt.ok());

@@ -201,6 +201,7 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
     ShardRecord& r = item.record;
     r.image = FitToSquare(Crop(img, crop), o.size, o.resize, &r.receipt.content_box);
     r.id = rel;
+    r.patient_id = entry.patient_id;
     r.labels = entry.labels;
     r.receipt.source_path = path;
     r.receipt.original_height = img.height;

@@ -150,6 +150,10 @@ absl::Status ApplyAt(pb::Message* msg, const std::vector<PathToken>& tokens, siz
   }
   const pb::Reflection* r = msg->GetReflection();
   const bool last = i + 1 == tokens.size();
+  if (last && field->is_repeated() && t.index < 0 && value.empty()) {
+    r->ClearField(msg, field);  // "--set evals=" empties a repeated field
+    return absl::OkStatus();
+  }
   if (t.index >= 0 && !field->is_repeated()) {
     return absl::InvalidArgumentError(absl::StrCat("--set ", path, ": '", so_far, "' is not repeated"));
   }

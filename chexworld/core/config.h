@@ -32,7 +32,8 @@ absl::Status ParseTextProtoFile(const std::string& path, google::protobuf::Messa
 // (`model.encoder.options.depth=6`). A scalar value is parsed as text format
 // (strings need no quotes); a message-typed path takes a text-format message.
 // Setting a ComponentSpec's `name` to a component with another options type
-// clears the options (the new component's defaults apply).
+// clears the options (the new component's defaults apply). An empty value on
+// a repeated field clears it ("evals=").
 absl::Status ApplyOverride(absl::string_view assignment, google::protobuf::Message* root);
 
 // Resolves every ComponentSpec field annotated with (component_kind):

@@ -95,6 +95,8 @@ TEST(ConfigTest, OverridesScalarsNestedAndInsideOptions) {
   EXPECT_FLOAT_EQ(o.scale(), 0.5f);
   EXPECT_THAT(o.sizes(), ::testing::ElementsAre(1, 9, 3));
   EXPECT_EQ(c.evals(0).name(), "test_wodget");
+  ASSERT_TRUE(ApplyOverride("evals=", &c).ok());
+  EXPECT_EQ(c.evals_size(), 0);
 }
 
 TEST(ConfigTest, OverrideIntoEmptyOptionsStartsFromDefaults) {

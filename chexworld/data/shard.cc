@@ -241,7 +241,7 @@ absl::StatusOr<ShardEntry> ShardWriter::Close() {
     std::vector<uint8_t> pix8;
     std::vector<uint16_t> pix16;
     std::vector<uint32_t> crcs;
-    std::vector<std::string> ids, sources, photometric, windowing;
+    std::vector<std::string> ids, patients, sources, photometric, windowing;
     std::vector<int32_t> original(n * 2), bits(n), crop(n * 4), content(n * 4);
     std::vector<float> labels(n * l);
     std::vector<uint8_t> masks(n * m * h * w);
@@ -257,6 +257,7 @@ absl::StatusOr<ShardEntry> ShardWriter::Close() {
         pix8.insert(pix8.end(), v.begin(), v.end());
       }
       ids.push_back(r.id);
+      patients.push_back(r.patient_id);
       sources.push_back(r.receipt.source_path);
       photometric.push_back(r.receipt.photometric);
       windowing.push_back(r.receipt.windowing);
@@ -284,6 +285,7 @@ absl::StatusOr<ShardEntry> ShardWriter::Close() {
     }
     RETURN_IF_ERROR(ctx(WriteArray(f, "crc32", H5T_NATIVE_UINT32, {n}, crcs.data())));
     RETURN_IF_ERROR(ctx(WriteStrings(f, "ids", ids)));
+    RETURN_IF_ERROR(ctx(WriteStrings(f, "patient_ids", patients)));
     RETURN_IF_ERROR(ctx(WriteArray(f, "labels", H5T_NATIVE_FLOAT, {n, l}, labels.data())));
     RETURN_IF_ERROR(ctx(WriteStrings(f, "label_names", schema_.label_names)));
     if (m > 0) {
@@ -364,6 +366,12 @@ absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string
   if (!ids.ok()) return fail(ids.status());
   r->ids_ = std::move(*ids);
   r->size_ = static_cast<int64_t>(r->ids_.size());
+  if (H5Lexists(r->file_, "patient_ids", H5P_DEFAULT) > 0) {
+    auto patients = ReadStrings(r->file_, "patient_ids");
+    if (!patients.ok()) return fail(patients.status());
+    if (static_cast<int64_t>(patients->size()) != r->size_) return fail(absl::DataLossError("patient_ids has the wrong length"));
+    r->patients_ = std::move(*patients);
+  }
   auto crc = ReadNumeric<uint32_t>(r->file_, "crc32", H5T_NATIVE_UINT32);
   if (!crc.ok()) return fail(crc.status());
   r->crc_ = std::move(*crc);
@@ -426,6 +434,7 @@ absl::Status ShardReader::Read(int64_t index, ShardSample* out) const {
   }
   out->image = u16 ? FromUint16(reinterpret_cast<const uint16_t*>(raw.data()), h, w) : FromUint8(raw.data(), h, w);
   out->id = ids_[index];
+  out->patient_id = patients_.empty() ? "" : patients_[index];
   const size_t l = schema_.label_names.size();
   out->labels.assign(labels_.begin() + index * l, labels_.begin() + (index + 1) * l);
   return absl::OkStatus();

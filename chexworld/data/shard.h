@@ -13,6 +13,7 @@
 //   /label_names           [L] string
 //   /masks                 [N, M, H, W] uint8 (0/1), chunk [1, M, H, W]   (only if M > 0)
 //   /mask_names            [M] string
+//   /patient_ids           [N] string   ("" when unknown; used for patient-level splits)
 //   /receipts/source_path  [N] string   original file
 //   /receipts/original_hw  [N, 2] int32 original height, width
 //   /receipts/bits_stored  [N] int32
@@ -63,6 +64,7 @@ struct Receipt {
 
 struct ShardRecord {
   std::string id;
+  std::string patient_id;           // "" when unknown
   GrayImage image;                  // already at the schema's size, [0, 1]
   std::vector<float> labels;        // schema.label_names.size(), NaN = unknown
   std::vector<uint8_t> masks;       // M * H * W, 0/1 (empty when M = 0)
@@ -89,6 +91,7 @@ class ShardWriter {
 // One decoded sample.
 struct ShardSample {
   std::string id;
+  std::string patient_id;
   GrayImage image;
   std::vector<float> labels;
   std::vector<uint8_t> masks;  // M * H * W
@@ -114,6 +117,7 @@ class ShardReader {
   int64_t size_ = 0;
   ShardSchema schema_;
   std::vector<std::string> ids_;
+  std::vector<std::string> patients_;  // empty when the shard has none
   std::vector<uint32_t> crc_;
   std::vector<float> labels_;  // N * L, read once
   mutable std::mutex mu_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +44,7 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
   const auto& names = ds->label_names();
   if (names.empty()) return absl::InvalidArgumentError("the evaluation dataset has no labels");
   std::vector<std::vector<float>> raw(t.n);
+  std::vector<std::string> patients(t.n);
   t.images.resize(t.n);
   if (with_masks) {
     t.masks.resize(t.n);
@@ -55,6 +57,7 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
     t.images[i] = (s.image.height == image_size && s.image.width == image_size) ? std::move(s.image)
                                                                               : Resize(s.image, image_size, image_size);
     raw[i] = s.labels;
+    patients[i] = s.patient_id;
     if (with_masks) {
       const int h = ds->image_height(), w = ds->image_width(), m = static_cast<int>(t.mask_names.size());
       for (int k = 0; k < m; ++k) {
@@ -107,14 +110,31 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
   const double ftrain = d.train_fraction() > 0 ? d.train_fraction() : 0.6;
   const double fval = d.val_fraction() > 0 ? d.val_fraction() : 0.2;
   if (ftrain + fval >= 1.0) return absl::InvalidArgumentError("EvalData: train_fraction + val_fraction must be < 1");
+  // Where the data has patient ids, whole patients go to one split (no
+  // patient's images on both sides); otherwise images are split.
+  std::mt19937_64 rng(d.seed() * 7919 + 17);
   std::vector<int64_t> order(t.n);
   std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(d.seed() * 7919 + 17);
-  std::shuffle(order.begin(), order.end(), rng);
-  const int64_t ntrain = static_cast<int64_t>(ftrain * t.n), nval = static_cast<int64_t>(fval * t.n);
-  std::vector<int64_t> train(order.begin(), order.begin() + ntrain);
-  t.val.assign(order.begin() + ntrain, order.begin() + ntrain + nval);
-  t.test.assign(order.begin() + ntrain + nval, order.end());
+  t.patient_level = std::any_of(patients.begin(), patients.end(), [](const std::string& p) { return !p.empty(); });
+  std::vector<int64_t> train;
+  if (t.patient_level) {
+    std::map<std::string, std::vector<int64_t>> groups;
+    for (int64_t i = 0; i < t.n; ++i) groups[patients[i].empty() ? absl::StrCat("#image", i) : patients[i]].push_back(i);
+    std::vector<const std::vector<int64_t>*> g;
+    for (const auto& [k, v] : groups) g.push_back(&v);
+    std::shuffle(g.begin(), g.end(), rng);
+    for (const auto* members : g) {
+      const int64_t assigned = static_cast<int64_t>(train.size() + t.val.size());
+      auto& dst = assigned < ftrain * t.n ? train : (assigned < (ftrain + fval) * t.n ? t.val : t.test);
+      dst.insert(dst.end(), members->begin(), members->end());
+    }
+  } else {
+    std::shuffle(order.begin(), order.end(), rng);
+    const int64_t ntrain = static_cast<int64_t>(ftrain * t.n), nval = static_cast<int64_t>(fval * t.n);
+    train.assign(order.begin(), order.begin() + ntrain);
+    t.val.assign(order.begin() + ntrain, order.begin() + ntrain + nval);
+    t.test.assign(order.begin() + ntrain + nval, order.end());
+  }
   if (d.shots() > 0) {
     for (int64_t k = 0; k < t.c; ++k) {
       int taken = 0;
@@ -137,7 +157,7 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
     const double frac = d.label_fraction() > 0 ? d.label_fraction() : 1.0;
     t.train.assign(train.begin(), train.begin() + std::max<int64_t>(1, static_cast<int64_t>(frac * train.size())));
   }
-  t.description = absl::StrCat(t.n, " images, ", t.multiclass ? "multi-class" : (t.c == 1 ? "binary" : "multi-label"),
+  t.description = absl::StrCat(t.n, " images", t.patient_level ? " (patient-level split)" : "", ", ", t.multiclass ? "multi-class" : (t.c == 1 ? "binary" : "multi-label"),
                                " over ", absl::StrJoin(t.class_names, ", "), "; train ", t.train.size(), " / val ",
                                t.val.size(), " / test ", t.test.size(), " (seed ", d.seed(), ")");
   return t;

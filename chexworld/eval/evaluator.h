@@ -58,7 +58,8 @@ struct TaskData {
   bool multiclass = false;
   std::vector<std::string> class_names;
   std::vector<int64_t> train, val, test;
-  std::string description;  // for reports
+  bool patient_level = false;  // splits keep each patient's images together
+  std::string description;     // for reports
 };
 
 absl::StatusOr<TaskData> LoadTaskData(const EvalData& data, int image_size, bool with_masks = false);
