@@ -250,6 +250,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   const auto start = std::chrono::steady_clock::now();
   int64_t done_this_run = 0;
   bool warned_collapse = false;
+  int collapsed_for = 0;
   while (iteration < total && epoch < epochs) {
     c_.loader->Start(epoch, batch);
     while (iteration < total) {
@@ -312,13 +313,18 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
       ++summary.micro_batches;
       summary.last_loss = loss;
       summary.last_terms = out.terms;
-      // Collapse: predictions that no longer differ between positions (after
-      // the first epoch, while the predictor is still near its initialisation).
-      if (tc.collapse_std_threshold() > 0 && epoch > 0 && out.pred_std < tc.collapse_std_threshold() &&
-          !warned_collapse) {
-        LOG(WARNING) << "possible collapse at micro-batch " << it << ": prediction std across the batch "
-                     << out.pred_std << " < " << tc.collapse_std_threshold() << " (target std " << out.target_std << ")";
-        warned_collapse = true;
+      // Collapse: predictions that no longer differ between positions, for
+      // 100 micro-batches in a row after the first epoch (early training dips
+      // through the mean token and recovers).
+      if (tc.collapse_std_threshold() > 0 && epoch > 0 && out.pred_std < tc.collapse_std_threshold()) {
+        if (++collapsed_for == 100 && !warned_collapse) {
+          LOG(WARNING) << "possible collapse: for 100 micro-batches up to " << it
+                       << " the predictions' std over tokens stayed below " << tc.collapse_std_threshold()
+                       << " (now " << out.pred_std << "; targets " << out.target_std << ")";
+          warned_collapse = true;
+        }
+      } else {
+        collapsed_for = 0;
       }
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double ips = done_this_run * batch_size / std::max(elapsed, 1e-9);
