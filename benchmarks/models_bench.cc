@@ -82,6 +82,17 @@ void BM_WorldModelStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b);
 }
 
+// The machine's fp32 GEMM peak through libtorch (2 * n^3 FLOP per product),
+// the yardstick for the training step's efficiency (FLOPs per METHOD 9.1).
+void BM_Sgemm(benchmark::State& state) {
+  torch::set_num_threads(FLAGS_threads);
+  const int64_t n = state.range(0);
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  for (auto _ : state) benchmark::DoNotOptimize(torch::matmul(a, b).data_ptr());
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Sgemm)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void Sizes(benchmark::internal::Benchmark* bm) {
   for (int preset : {0, 1}) {
     for (int size : {128, 224}) {

@@ -4,18 +4,13 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "chexworld/core/seed.h"
 
 namespace chexworld {
 namespace {
 
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
-uint64_t Seed(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return Mix(Mix(Mix(Mix(a) ^ b) ^ c) ^ d); }
+uint64_t Seed(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return MixSeed(MixSeed(MixSeed(MixSeed(a) ^ b) ^ c) ^ d); }
 
 constexpr uint64_t kOrderStream = 1, kSampleStream = 2, kMaskStream = 3;
 

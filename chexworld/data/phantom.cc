@@ -1,5 +1,8 @@
 #include "chexworld/data/phantom.h"
 
+#include "chexworld/core/seed.h"
+#include "chexworld/data/resize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -10,12 +13,6 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 // splitmix64: a seed per (data set, image) independent of generation order.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 struct Ellipse {
   double cy, cx, ry, rx, angle;
@@ -34,28 +31,6 @@ double Soft(const Ellipse& e, double y, double x, double soft) {
   return std::clamp((1.0 + soft - r) / soft, 0.0, 1.0);
 }
 
-void GaussianBlur(GrayImage* img, double sigma) {
-  if (sigma <= 0.05) return;
-  const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
-  std::vector<float> k(2 * radius + 1);
-  float total = 0;
-  for (int i = -radius; i <= radius; ++i) total += k[i + radius] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
-  for (float& v : k) v /= total;
-  GrayImage tmp(img->height, img->width);
-  for (int y = 0; y < img->height; ++y)
-    for (int x = 0; x < img->width; ++x) {
-      float acc = 0;
-      for (int i = -radius; i <= radius; ++i) acc += k[i + radius] * img->at(y, std::clamp(x + i, 0, img->width - 1));
-      tmp.at(y, x) = acc;
-    }
-  for (int y = 0; y < img->height; ++y)
-    for (int x = 0; x < img->width; ++x) {
-      float acc = 0;
-      for (int i = -radius; i <= radius; ++i) acc += k[i + radius] * tmp.at(std::clamp(y + i, 0, img->height - 1), x);
-      img->at(y, x) = acc;
-    }
-}
-
 }  // namespace
 
 const std::vector<std::string>& PhantomLabelNames() {
@@ -69,7 +44,7 @@ const std::vector<std::string>& PhantomMaskNames() {
 }
 
 PhantomImage MakePhantom(const PhantomOptions& o, uint64_t seed, int64_t index) {
-  std::mt19937_64 rng(Mix(Mix(seed) ^ static_cast<uint64_t>(index)));
+  std::mt19937_64 rng(MixSeed(MixSeed(seed) ^ static_cast<uint64_t>(index)));
   std::uniform_real_distribution<double> u(0.0, 1.0);
   auto U = [&](double a, double b) { return a + (b - a) * u(rng); };
   const int s = o.image_size;
@@ -77,7 +52,7 @@ PhantomImage MakePhantom(const PhantomOptions& o, uint64_t seed, int64_t index) 
   PhantomImage out;
   out.site = static_cast<int>(rng() % std::max(1, o.num_sites));
   // Site style: a fixed draw per site (same seed stream for every image of that site).
-  std::mt19937_64 site_rng(Mix(seed * 31 + 7 + out.site));
+  std::mt19937_64 site_rng(MixSeed(seed * 31 + 7 + out.site));
   std::uniform_real_distribution<double> su(0.0, 1.0);
   const double site_exposure = 0.75 + 0.5 * su(site_rng);
   const double site_gamma = 0.7 + 0.7 * su(site_rng);

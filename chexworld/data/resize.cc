@@ -95,4 +95,26 @@ GrayImage CropResize(const GrayImage& src, const Box& box, int out_h, int out_w,
   return out;
 }
 
+void GaussianBlur(GrayImage* img, double sigma) {
+  if (sigma <= 0.05) return;
+  const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+  std::vector<float> k(2 * radius + 1);
+  float total = 0;
+  for (int i = -radius; i <= radius; ++i) total += k[i + radius] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
+  for (float& v : k) v /= total;
+  GrayImage tmp(img->height, img->width);
+  for (int y = 0; y < img->height; ++y)
+    for (int x = 0; x < img->width; ++x) {
+      float acc = 0;
+      for (int i = -radius; i <= radius; ++i) acc += k[i + radius] * img->at(y, std::clamp(x + i, 0, img->width - 1));
+      tmp.at(y, x) = acc;
+    }
+  for (int y = 0; y < img->height; ++y)
+    for (int x = 0; x < img->width; ++x) {
+      float acc = 0;
+      for (int i = -radius; i <= radius; ++i) acc += k[i + radius] * tmp.at(std::clamp(y + i, 0, img->height - 1), x);
+      img->at(y, x) = acc;
+    }
+}
+
 }  // namespace chexworld

@@ -18,6 +18,10 @@ inline GrayImage Resize(const GrayImage& src, int out_h, int out_w) {
   return CropResize(src, Box{0, 0, src.height, src.width}, out_h, out_w);
 }
 
+// Separable Gaussian blur in place (radius 3 sigma, edges repeated); no-op for
+// sigma <= 0.05.
+void GaussianBlur(GrayImage* image, double sigma);
+
 }  // namespace chexworld
 
 #endif  // CHEXWORLD_DATA_RESIZE_H_

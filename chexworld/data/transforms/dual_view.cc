@@ -33,28 +33,6 @@ void Gamma(GrayImage* img, double g) {
   for (float& v : img->pixels) v = static_cast<float>(std::pow(std::clamp<double>(v, 0.0, 1.0), g));
 }
 
-void Blur(GrayImage* img, double sigma) {
-  if (sigma <= 0) return;
-  const int r = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
-  std::vector<float> k(2 * r + 1);
-  float total = 0;
-  for (int i = -r; i <= r; ++i) total += k[i + r] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma)));
-  for (float& v : k) v /= total;
-  GrayImage tmp(img->height, img->width);
-  for (int y = 0; y < img->height; ++y)
-    for (int x = 0; x < img->width; ++x) {
-      float acc = 0;
-      for (int i = -r; i <= r; ++i) acc += k[i + r] * img->at(y, std::clamp(x + i, 0, img->width - 1));
-      tmp.at(y, x) = acc;
-    }
-  for (int y = 0; y < img->height; ++y)
-    for (int x = 0; x < img->width; ++x) {
-      float acc = 0;
-      for (int i = -r; i <= r; ++i) acc += k[i + r] * tmp.at(std::clamp(y + i, 0, img->height - 1), x);
-      img->at(y, x) = acc;
-    }
-}
-
 }  // namespace
 
 absl::StatusOr<DualViewOptions> ResolveDualViewOptions(const DualViewOptions& in) {
@@ -155,7 +133,7 @@ void ApplyAppearance(GrayImage* view, const Action& a) {
   if (a[0] != 1.f) Brightness(view, a[0]);
   if (a[1] != 1.f) Contrast(view, a[1]);
   if (a[2] != 1.f) Gamma(view, a[2]);
-  if (a[3] > 0.f) Blur(view, a[3]);
+  if (a[3] > 0.f) GaussianBlur(view, a[3]);
   if (a[4] > 0.f) {
     // Deterministic given the pixels: the noise draw is seeded by the action.
     std::mt19937_64 rng(static_cast<uint64_t>(a[4] * 1e6) ^ view->pixels.size());
