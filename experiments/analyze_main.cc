@@ -39,20 +39,7 @@ absl::Status Analyze(const std::string& run_dir, const std::vector<std::string>&
   ASSIGN_OR_RETURN(std::shared_ptr<Predictor> predictor,
                    CreatePredictor(config.model().predictor(), PredictorContext{encoder->embed_dim(), encoder->num_heads(), g, g}));
   auto target = MakeTargetEncoder(*encoder);
-  torch::serialize::InputArchive archive;
-  archive.load_from(ckpt);
-  for (auto [key, module] : std::vector<std::pair<const char*, torch::nn::Module*>>{
-           {"encoder", encoder.get()}, {"target_encoder", target.get()}, {"predictor", predictor.get()}}) {
-    torch::serialize::InputArchive a;
-    archive.read(key, a);
-    NamedTensors tensors;
-    for (const auto& [name, t] : GetStateDict(*module)) {
-      torch::Tensor v;
-      a.read(name, v);
-      tensors.emplace_back(name, v);
-    }
-    RETURN_IF_ERROR(LoadStateDict(*module, tensors, LoadMode::kStrict).status());
-  }
+  RETURN_IF_ERROR(LoadCheckpointNetworks(ckpt, encoder.get(), target.get(), predictor.get()));
   encoder->eval();
   target->eval();
   predictor->eval();

@@ -74,6 +74,30 @@ std::string LatestCheckpoint(const std::string& dir) {
   return all.empty() ? "" : all.back();
 }
 
+absl::Status LoadCheckpointNetworks(const std::string& path, torch::nn::Module* encoder,
+                                    torch::nn::Module* target_encoder, torch::nn::Module* predictor) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+    for (auto [key, module] : std::vector<std::pair<const char*, torch::nn::Module*>>{
+             {"encoder", encoder}, {"target_encoder", target_encoder}, {"predictor", predictor}}) {
+      if (module == nullptr) continue;
+      torch::serialize::InputArchive a;
+      archive.read(key, a);
+      NamedTensors tensors;
+      for (const auto& [name, t] : GetStateDict(*module)) {
+        torch::Tensor v;
+        a.read(name, v);
+        tensors.emplace_back(name, v);
+      }
+      RETURN_IF_ERROR_CTX(LoadStateDict(*module, tensors, LoadMode::kStrict).status(), path, " ", key);
+    }
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("cannot read checkpoint ", path, ": ", std::string(e.what()).substr(0, 300)));
+  }
+  return absl::OkStatus();
+}
+
 Pretrainer::Pretrainer(ExperimentConfig config, std::string run_dir, PretrainComponents components,
                        torch::Device device)
     : config_(std::move(config)), run_dir_(std::move(run_dir)), c_(std::move(components)), device_(device) {}
@@ -133,20 +157,7 @@ absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch,
           path, " was written with another config; resume with the run's own config (",
           run_dir_, "/config.textproto) or start a new run folder"));
     }
-    auto load = [&](const char* key, torch::nn::Module& m) -> absl::Status {
-      torch::serialize::InputArchive a;
-      archive.read(key, a);
-      NamedTensors tensors;
-      for (const auto& [name, t] : GetStateDict(m)) {
-        torch::Tensor v;
-        a.read(name, v);
-        tensors.emplace_back(name, v);
-      }
-      return LoadStateDict(m, tensors, LoadMode::kStrict).status();
-    };
-    RETURN_IF_ERROR_CTX(load("encoder", *c_.encoder), path, " encoder");
-    RETURN_IF_ERROR_CTX(load("target_encoder", *c_.target), path, " target_encoder");
-    RETURN_IF_ERROR_CTX(load("predictor", *c_.predictor), path, " predictor");
+    RETURN_IF_ERROR(LoadCheckpointNetworks(path, c_.encoder.get(), c_.target.get(), c_.predictor.get()));
     torch::serialize::InputArchive opt;
     archive.read("optimizer", opt);
     c_.optimizer->optimizer().load(opt);

@@ -76,6 +76,11 @@ class Pretrainer {
 // The newest checkpoint-*.pt in `dir` ("" if none).
 std::string LatestCheckpoint(const std::string& dir);
 
+// Loads the networks of a training checkpoint, strictly by name (any of them
+// may be null). The trainer's resume and the analyses share it.
+absl::Status LoadCheckpointNetworks(const std::string& path, torch::nn::Module* encoder,
+                                    torch::nn::Module* target_encoder, torch::nn::Module* predictor);
+
 }  // namespace chexworld
 
 #endif  // CHEXWORLD_TRAIN_PRETRAINER_H_
