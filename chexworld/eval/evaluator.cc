@@ -27,6 +27,34 @@ const double kNaN = std::nan("");
 
 }  // namespace
 
+absl::StatusOr<int> InputSize(const EvalContext& ctx, const EvalData& d) {
+  if (d.image_size() > 0) return d.image_size();
+  if (ctx.image_size > 0) return static_cast<int>(ctx.image_size);
+  ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(ctx.config.model().encoder()));
+  return static_cast<int>(encoder->image_size());
+}
+
+std::vector<torch::Tensor> BestState::All() const {
+  std::vector<torch::Tensor> out;
+  for (auto* m : modules_) {
+    for (const auto& p : m->parameters()) out.push_back(p);
+    for (const auto& b : m->buffers()) out.push_back(b);
+  }
+  return out;
+}
+
+void BestState::Save() {
+  tensors_.clear();
+  for (const auto& t : All()) tensors_.push_back(t.detach().clone());
+}
+
+void BestState::Restore() {
+  if (tensors_.empty()) return;
+  torch::NoGradGuard g;
+  size_t k = 0;
+  for (auto& t : All()) t.copy_(tensors_[k++]);
+}
+
 std::vector<EncoderSource> SourcesOrPretrained(const google::protobuf::RepeatedPtrField<EncoderSource>& sources) {
   std::vector<EncoderSource> out(sources.begin(), sources.end());
   if (out.empty()) {

@@ -30,6 +30,25 @@ struct EvalContext {
   std::string run_dir;
   torch::Device device = torch::kCPU;
   std::string pretrained;   // this run's target encoder (state dict), "" if none
+  int64_t image_size = 0;   // the configured encoder's input side (0 = build the encoder to find it)
+};
+
+// The model input side for `data`: its image_size, else the encoder's.
+absl::StatusOr<int> InputSize(const EvalContext& context, const EvalData& data);
+
+// Parameters and buffers of some modules, saved at the best validation score
+// and restored for the test predictions.
+class BestState {
+ public:
+  explicit BestState(std::vector<torch::nn::Module*> modules) : modules_(std::move(modules)) {}
+  void Save();
+  void Restore();
+  bool saved() const { return !tensors_.empty(); }
+
+ private:
+  std::vector<torch::Tensor> All() const;
+  std::vector<torch::nn::Module*> modules_;
+  std::vector<torch::Tensor> tensors_;
 };
 
 struct EvalReport {

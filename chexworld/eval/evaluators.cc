@@ -18,11 +18,6 @@ std::string ReportName(const std::string& evaluator, const EvalData& d) {
   return d.tag().empty() ? evaluator : evaluator + "_" + d.tag();
 }
 
-int InputSize(const EvalContext& ctx, const EvalData& d) {
-  if (d.image_size() > 0) return d.image_size();
-  auto enc = CreateEncoder(ctx.config.model().encoder());
-  return enc.ok() ? static_cast<int>((*enc)->image_size()) : 224;
-}
 
 torch::Tensor Rows(const torch::Tensor& t, const std::vector<int64_t>& idx) {
   return t.index_select(0, torch::tensor(idx, torch::kInt64));
@@ -78,7 +73,8 @@ class LinearProbe : public Evaluator {
  public:
   explicit LinearProbe(LinearProbeOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), InputSize(ctx, o_.data())));
+    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
+    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
     std::vector<std::string> names;
     std::vector<std::vector<double>> scores;
     for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
@@ -128,7 +124,8 @@ class Knn : public Evaluator {
  public:
   explicit Knn(KnnOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), InputSize(ctx, o_.data())));
+    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
+    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
     const int k = o_.k() > 0 ? o_.k() : 20;
     const double temp = o_.temperature() > 0 ? o_.temperature() : 0.07;
     std::vector<std::string> names;
@@ -177,7 +174,8 @@ class Finetune : public Evaluator {
  public:
   explicit Finetune(FinetuneOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), InputSize(ctx, o_.data())));
+    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
+    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
     std::vector<std::string> names;
     std::vector<std::vector<double>> scores;
     for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
@@ -243,12 +241,7 @@ class Finetune : public Evaluator {
     };
     double best = -1;
     int since_best = 0;
-    std::vector<torch::Tensor> best_state;
-    auto snapshot = [&] {
-      best_state.clear();
-      for (const auto& p : enc->parameters()) best_state.push_back(p.detach().clone());
-      for (const auto& p : head->parameters()) best_state.push_back(p.detach().clone());
-    };
+    BestState best_state({enc.get(), head.get()});
     int64_t it = 0;
     for (int e = 0; e < epochs; ++e) {
       std::vector<int64_t> order = data.train;
@@ -279,18 +272,13 @@ class Finetune : public Evaluator {
       if (v > best) {
         best = v;
         since_best = 0;
-        snapshot();
+        best_state.Save();
       } else if (++since_best >= patience) {
         LOG(INFO) << "early stop after " << e + 1 << " epochs";
         break;
       }
     }
-    {
-      torch::NoGradGuard g;
-      size_t k = 0;
-      for (auto& p : enc->parameters()) p.copy_(best_state[k++]);
-      for (auto& p : head->parameters()) p.copy_(best_state[k++]);
-    }
+    best_state.Restore();
     return score(data.test);
   }
 
@@ -328,7 +316,8 @@ class AttentiveProbe : public Evaluator {
  public:
   explicit AttentiveProbe(AttentiveProbeOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), InputSize(ctx, o_.data())));
+    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
+    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
     std::vector<std::string> names;
     std::vector<std::vector<double>> scores;
     for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
@@ -359,7 +348,7 @@ class AttentiveProbe : public Evaluator {
         return Probabilities(pooler->forward(Rows(tokens, idx)), data.multiclass);
       };
       double best = -1;
-      std::vector<torch::Tensor> best_state;
+      BestState best_state({pooler.get()});
       for (int e = 0; e < epochs; ++e) {
         std::vector<int64_t> order = data.train;
         std::shuffle(order.begin(), order.end(), rng);
@@ -373,15 +362,10 @@ class AttentiveProbe : public Evaluator {
         const double v = ValScore(data, predict(data.val));
         if (v > best) {
           best = v;
-          best_state.clear();
-          for (const auto& p : pooler->parameters()) best_state.push_back(p.detach().clone());
+          best_state.Save();
         }
       }
-      {
-        torch::NoGradGuard g;
-        size_t k = 0;
-        for (auto& p : pooler->parameters()) p.copy_(best_state[k++]);
-      }
+      best_state.Restore();
       names.push_back(src.name());
       scores.push_back(predict(data.test));
     }

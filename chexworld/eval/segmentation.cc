@@ -21,9 +21,7 @@ class Segmentation : public Evaluator {
   explicit Segmentation(SegmentationOptions o) : o_(std::move(o)) {}
 
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    auto probe = CreateEncoder(ctx.config.model().encoder());
-    if (!probe.ok()) return probe.status();
-    const int size = o_.data().image_size() > 0 ? o_.data().image_size() : static_cast<int>((*probe)->image_size());
+    ASSIGN_OR_RETURN(const int size, InputSize(ctx, o_.data()));
     ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size, /*with_masks=*/true));
     std::vector<int> classes;
     if (o_.classes().empty()) {
@@ -117,7 +115,7 @@ class Segmentation : public Evaluator {
       return sum / (idx.size() * classes.size());
     };
     double best = -1;
-    std::vector<torch::Tensor> best_state;
+    BestState best_state({enc.get(), decoder.ptr().get()});
     for (int e = 0; e < epochs; ++e) {
       std::vector<int64_t> order = data.train;
       std::shuffle(order.begin(), order.end(), rng);
@@ -144,19 +142,10 @@ class Segmentation : public Evaluator {
       LOG(INFO) << "segmentation '" << src.name() << "' epoch " << e << ": validation Dice " << v;
       if (v > best) {
         best = v;
-        best_state.clear();
-        for (const auto& p : enc->parameters()) best_state.push_back(p.detach().clone());
-        for (const auto& p : decoder->parameters()) best_state.push_back(p.detach().clone());
-        for (const auto& b : decoder->buffers()) best_state.push_back(b.detach().clone());
+        best_state.Save();
       }
     }
-    {
-      torch::NoGradGuard g;
-      size_t k = 0;
-      for (auto& p : enc->parameters()) p.copy_(best_state[k++]);
-      for (auto& p : decoder->parameters()) p.copy_(best_state[k++]);
-      for (auto& b : decoder->buffers()) b.copy_(best_state[k++]);
-    }
+    best_state.Restore();
     return predict(data.test);
   }
 

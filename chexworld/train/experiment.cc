@@ -147,6 +147,11 @@ absl::Status RunExperiment(const ExperimentConfig& config, const std::string& ru
   ctx.run_dir = run_dir;
   ctx.device = device;
   if (config.has_objective()) ctx.pretrained = run_dir + "/target_encoder.pt";
+  {
+    // The input side every evaluator defaults to, found once.
+    ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(config.model().encoder()));
+    ctx.image_size = encoder->image_size();
+  }
   std::string summary, markdown;
   for (int i = 0; i < config.evals_size(); ++i) {
     ASSIGN_OR_RETURN(std::shared_ptr<Evaluator> evaluator, CreateEvaluator(config.evals(i)));
