@@ -13,6 +13,7 @@
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoder.h"
 #include "chexworld/models/encoders/vit.h"
+#include "chexworld/models/layers/attention_core.h"
 #include "chexworld/models/predictor.h"
 
 namespace chexworld {
@@ -226,6 +227,38 @@ TEST(ConditionedTransformerAblations, NoActionAndNoOffset) {
   auto y = (*p)->Forward(in);
   in.rel_pos = torch::Tensor();
   EXPECT_TRUE(torch::equal(y, (*p)->Forward(in)));
+}
+
+// The fused CPU attention must agree with the composite reference in value and
+// in the gradient of its input, at any thread count, for odd token counts and
+// a non-contiguous input.
+TEST(AttentionCoreTest, FusedMatchesReferenceForwardAndBackward) {
+  const int threads = torch::get_num_threads();
+  for (int t : {1, 2}) {
+    torch::set_num_threads(t);
+    for (auto [b, n, heads, d] : std::vector<std::array<int64_t, 4>>{{3, 37, 3, 16}, {2, 5, 1, 8}, {1, 50, 4, 24}}) {
+      torch::manual_seed(7 + n);
+      const int64_t c = heads * d;
+      auto base = torch::randn({b, n, 3 * c + 5}) * 2.0;
+      auto x1 = base.narrow(2, 5, 3 * c).clone().requires_grad_(true);
+      auto x2 = base.narrow(2, 5, 3 * c).requires_grad_(false);  // strided view
+      auto leaf2 = x2.detach().clone().requires_grad_(true);
+      const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+      ASSERT_TRUE(FusedAttentionApplies(x2));
+      auto ref = AttentionCoreReference(x1, heads, scale);
+      auto fused = AttentionCoreFusedCpu(leaf2.as_strided(x2.sizes(), leaf2.strides()), heads, scale);
+      EXPECT_EQ(fused.sizes(), ref.sizes());
+      EXPECT_TRUE(torch::allclose(fused, ref, 1e-5, 1e-5)) << (fused - ref).abs().max().item<double>();
+      auto g = torch::randn_like(ref);
+      ref.backward(g);
+      fused.backward(g);
+      EXPECT_TRUE(torch::allclose(leaf2.grad(), x1.grad(), 1e-4, 1e-5))
+          << "threads " << t << " n " << n << ": " << (leaf2.grad() - x1.grad()).abs().max().item<double>();
+    }
+  }
+  torch::set_num_threads(threads);
+  EXPECT_FALSE(FusedAttentionApplies(torch::zeros({2, 4, 6}, torch::kDouble)));
+  EXPECT_FALSE(FusedAttentionApplies(torch::zeros({4, 6})));
 }
 
 TEST(ViTOptionsTest, BadValuesNameTheField) {

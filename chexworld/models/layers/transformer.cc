@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "chexworld/models/layers/attention_core.h"
+
 namespace chexworld {
 
 torch::Tensor DropPath(const torch::Tensor& x, double p, bool training) {
@@ -24,13 +26,8 @@ void AttentionImpl::reset() {
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t b = x.size(0), n = x.size(1), c = x.size(2);
-  auto qkv_out = qkv(x).reshape({b, n, 3, heads_, c / heads_}).permute({2, 0, 3, 1, 4});
-  auto q = qkv_out[0], k = qkv_out[1], v = qkv_out[2];  // [B, h, N, d]
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c / heads_));
-  auto attn = torch::matmul(q, k.transpose(-2, -1)).mul(scale).softmax(-1);
-  auto out = torch::matmul(attn, v).transpose(1, 2).reshape({b, n, c});
-  return proj(out);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));
+  return proj(AttentionCore(qkv(x), heads_, scale));
 }
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden) : dim_(dim), hidden_(hidden) { reset(); }

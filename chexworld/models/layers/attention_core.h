@@ -1,0 +1,33 @@
+// The multi-head self-attention core, softmax(q kᵀ · scale) v, on the output
+// of a qkv Linear laid out as the official code reshapes it: qkv [B, N, 3C]
+// with channel index (s * heads + h) * d + j for s in {q, k, v}. Returns
+// [B, N, C] with channels h * d + j (heads concatenated), ready for `proj`.
+//
+// Two implementations with the same result (to float rounding):
+//  - AttentionCoreReference: composite libtorch ops, any device and dtype.
+//  - AttentionCoreFusedCpu: float32 CPU only. One single-threaded BLAS call per
+//    (sample, head) pair, pairs spread over torch's intra-op threads, reading
+//    q/k/v and writing outputs and gradients in place through strides. This
+//    avoids libtorch's bmm on CPU, which multiplies batch items one after the
+//    other with a multi-threaded GEMM each (small products, poor scaling), and
+//    the permute/contiguous copies around it. Not twice differentiable.
+// AttentionCore picks the fused path where it applies.
+#ifndef CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
+#define CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
+
+#include <ATen/core/Tensor.h>
+
+namespace chexworld {
+
+at::Tensor AttentionCoreReference(const at::Tensor& qkv, int64_t heads, double scale);
+at::Tensor AttentionCoreFusedCpu(const at::Tensor& qkv, int64_t heads, double scale);
+
+// True where AttentionCoreFusedCpu applies: a float32 CPU tensor [B, N, 3C].
+bool FusedAttentionApplies(const at::Tensor& qkv);
+
+// The fused path where it applies, else the reference.
+at::Tensor AttentionCore(const at::Tensor& qkv, int64_t heads, double scale);
+
+}  // namespace chexworld
+
+#endif  // CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
