@@ -134,6 +134,26 @@ TEST_F(OfficialParityTest, ForwardLossesGradientsAdamWAndEma) {
   EXPECT_CLOSE(TargetLayerNorm(layers.back()), Read("/outputs/target1_ln"), 1e-5);
   EXPECT_CLOSE(target_->ForwardLayers(batch.image2)[0], Read("/outputs/target2_layer0"), 1e-5);
 
+  // The views' passes stacked into one batch (the default) and run one by one
+  // must both match; the gradient and optimizer checks below use the default.
+  WorldModelLossOptions separate;
+  separate.keep_trace = true;
+  separate.stack_views = false;
+  WorldModelTerms u = ComputeWorldModelLoss(*encoder_, *target_, *predictor_, batch, separate);
+  EXPECT_CLOSE(u.Z2, Read("/outputs/Z2"), 1e-5);
+  EXPECT_CLOSE(u.P21, Read("/outputs/P21"), 1e-5);
+  EXPECT_CLOSE(u.traces[3].blocks_in, Read("/outputs/pred_blocks_in_12"), 1e-5);
+  EXPECT_CLOSE(u.loss, Read("/outputs/loss"), 1e-6);
+  u.loss.backward();
+  double usq = 0;
+  for (auto* m : std::initializer_list<torch::nn::Module*>{encoder_.get(), predictor_.get()}) {
+    for (auto& p : m->parameters()) {
+      if (p.grad().defined()) usq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+    }
+    m->zero_grad();
+  }
+  EXPECT_NEAR(std::sqrt(usq), Read("/outputs/grad_total_norm").item<double>(), 1e-4);
+
   WorldModelLossOptions options;
   options.keep_trace = true;
   WorldModelTerms t = ComputeWorldModelLoss(*encoder_, *target_, *predictor_, batch, options);

@@ -29,6 +29,11 @@ struct WorldModelLossOptions {
   double cross_view_weight = 1.0;  // w above (official extra_loss_weight)
   bool extra_mean = true;         // divide by (1 + w)
   bool keep_trace = false;        // fill `traces` (parity, analyses)
+  // Run the two views' target passes, context passes and the paired predictor
+  // passes (11 with 22, 21 with 12) each as one batch where their shapes agree
+  // (always, with the loader's masks): the same result in half the operator
+  // calls, with larger matrix products. False runs every pass on its own.
+  bool stack_views = true;
 };
 
 struct WorldModelTerms {
