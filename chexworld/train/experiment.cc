@@ -105,7 +105,9 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
   std::string report = absl::StrCat("micro_batches: ", summary.micro_batches, "\noptimizer_steps: ",
                                     summary.optimizer_steps, "\nfirst_loss: ", summary.first_loss,
                                     "\nlast_loss: ", summary.last_loss, "\nimages_per_second: ",
-                                    summary.images_per_second, "\ncheckpoint: \"", summary.last_checkpoint, "\"\n");
+                                    summary.images_per_second, "\ndata_wait_fraction: ",
+                                    summary.data_wait_seconds / std::max(summary.elapsed_seconds, 1e-9),
+                                    "\ncheckpoint: \"", summary.last_checkpoint, "\"\n");
   for (const auto& [k, v] : summary.last_terms) absl::StrAppend(&report, k, ": ", v, "\n");
   return WriteFileAtomically(run_dir + "/summary.txt", report);
 }

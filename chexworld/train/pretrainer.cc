@@ -43,6 +43,13 @@ std::vector<std::string> Checkpoints(const std::string& dir) {
   return out;
 }
 
+// As the official optimizer.zero_grad(set_to_none=True): the next backward
+// writes each gradient instead of adding it to a zeroed buffer (libtorch 1.x's
+// Optimizer::zero_grad() zeroes in place).
+void ClearGradients(const std::vector<torch::Tensor>& params) {
+  for (auto p : params) p.mutable_grad().reset();
+}
+
 double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : params) {
@@ -257,7 +264,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   c_.predictor->train();
   c_.target->train();
   auto& opt = c_.optimizer->optimizer();
-  opt.zero_grad();
+  ClearGradients(params);
   const auto start = std::chrono::steady_clock::now();
   int64_t done_this_run = 0;
   bool warned_collapse = false;
@@ -265,8 +272,14 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   while (iteration < total && epoch < epochs) {
     c_.loader->Start(epoch, batch);
     while (iteration < total) {
+      const auto wait_start = std::chrono::steady_clock::now();
       ASSIGN_OR_RETURN(std::optional<WorldModelBatch> next, c_.loader->Next());
       if (!next.has_value()) break;
+      // Time the step waited for its batch: > 0 means the input pipeline, not
+      // the model, sets the pace.
+      const double data_wait =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+      summary.data_wait_seconds += data_wait;
       const int64_t it = epoch * per_epoch + c_.loader->position() - 1;
       const double lr = c_.lr->Value(it), wd = c_.weight_decay->Value(it);
       c_.optimizer->SetHyperparameters(lr, wd);
@@ -313,7 +326,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
         }
         grad_norm = ClipGradNorm(params, tc.clip_grad());
         opt.step();
-        opt.zero_grad();
+        ClearGradients(params);
         momentum = c_.ema->Value(it);
         EmaUpdate(*c_.target, *c_.encoder, momentum);
         ++steps;
@@ -340,20 +353,21 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double ips = done_this_run * batch_size / std::max(elapsed, 1e-9);
       summary.images_per_second = ips;
+      summary.elapsed_seconds = elapsed;
       if (!header_written) {
         metrics << "iteration,epoch,step,loss";
         for (const auto& [k, v] : out.terms) metrics << "," << k;
-        metrics << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s\n";
+        metrics << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s,elapsed_s,data_wait_s\n";
         header_written = true;
       }
       metrics << it << "," << epoch << "," << steps << "," << loss;
       for (const auto& [k, v] : out.terms) metrics << "," << v;
       metrics << "," << lr << "," << wd << "," << momentum << "," << grad_norm << "," << out.pred_std << ","
-              << out.target_std << "," << ips << "\n";
+              << out.target_std << "," << ips << "," << elapsed << "," << data_wait << "\n";
       {
         std::map<std::string, double> scalars = {{"loss/total", loss}, {"schedule/lr", lr}, {"schedule/weight_decay", wd},
                                                  {"monitor/pred_std", out.pred_std}, {"monitor/target_std", out.target_std},
-                                                 {"speed/images_per_s", ips}};
+                                                 {"speed/images_per_s", ips}, {"speed/data_wait_s", data_wait}};
         for (const auto& [k, v] : out.terms) scalars["loss/" + k] = v;
         if (!std::isnan(momentum)) scalars["schedule/ema"] = momentum;
         if (!std::isnan(grad_norm)) scalars["monitor/grad_norm"] = grad_norm;

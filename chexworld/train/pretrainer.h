@@ -50,6 +50,8 @@ struct PretrainSummary {
   double first_loss = 0, last_loss = 0;
   std::map<std::string, double> last_terms;
   double images_per_second = 0;
+  double elapsed_seconds = 0;    // wall time of this run's training loop
+  double data_wait_seconds = 0;  // of which the steps waited for their batches
   std::string last_checkpoint;
 };
 
