@@ -6,8 +6,10 @@
 #include <benchmark/benchmark.h>
 #include <gflags/gflags.h>
 
+#include "chexworld/masks/multiblock.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoders/vit.h"
+#include "chexworld/models/layers/attention_core.h"
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/world_model_loss.h"
 
@@ -48,8 +50,22 @@ void BM_EncoderForwardBackward(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(2));
 }
 
+// METHOD 9.1 FLOP model of one world-model step per image (forward + 2x for
+// the backward of the context encoder and predictor; GEMMs only).
+double StepFlopsPerImage(int64_t n, int64_t d, int64_t depth, int64_t in_ch, int64_t patch, int64_t p,
+                         int64_t pred_depth, int64_t ke, int64_t kp) {
+  auto blk = [](double tokens, double w) { return 24 * tokens * w * w + 4 * tokens * tokens * w; };
+  const double pe = 2.0 * n * in_ch * patch * patch * d;
+  const double ft = pe + depth * blk(n, d), fc = pe + depth * blk(ke, d);
+  const double fp = 2.0 * ke * d * p + 2.0 * kp * (p + 5) * p + 4.0 * kp * p * p + pred_depth * blk(ke + kp, p) +
+                    2.0 * kp * p * d;
+  return 2 * ft + 3 * (2 * fc + 4 * fp);
+}
+
 // The world-model loss forward + backward (2 target passes, 2 context passes,
-// 4 predictor passes) with official-like mask sizes (~27% context, ~29% targets).
+// 4 predictor passes) on masks from the official multiblock masker at this
+// batch size (batch-min lengths: ~63 context and ~68 target tokens of 196 at
+// batch 16). Reports images/s and GFLOP/s (compare with BM_Sgemm).
 void BM_WorldModelStep(benchmark::State& state) {
   torch::set_num_threads(FLAGS_threads);
   const int64_t size = state.range(1), b = state.range(2);
@@ -59,10 +75,13 @@ void BM_WorldModelStep(benchmark::State& state) {
   ConditionedTransformerOptions po;
   po.set_embed_dim(enc->embed_dim() <= 192 ? 192 : 384);
   PredictorContext ctx{enc->embed_dim(), enc->num_heads(), g, g};
-  auto pred = std::make_shared<ConditionedTransformerImpl>(*ResolveConditionedTransformerOptions(po, ctx), ctx);
-  const int64_t ke = std::max<int64_t>(1, n * 27 / 100), kp = std::max<int64_t>(1, n * 29 / 100);
-  auto perm = [&](int64_t k) {
-    return std::get<0>(torch::randperm(n).slice(0, 0, k).sort()).unsqueeze(0).repeat({b, 1});
+  const ConditionedTransformerOptions resolved = *ResolveConditionedTransformerOptions(po, ctx);
+  auto pred = std::make_shared<ConditionedTransformerImpl>(resolved, ctx);
+  MultiblockMasker masker(*ResolveMultiblockOptions(MultiblockOptions()));
+  std::mt19937_64 rng(0);
+  MaskBatch m = masker.Sample(b, g, g, 0, rng);
+  auto as_tensor = [&](std::vector<int64_t>& v, int64_t len) {
+    return torch::from_blob(v.data(), {b, len}, torch::kInt64).clone();
   };
   WorldModelBatch batch;
   batch.image1 = torch::randn({b, 1, size, size});
@@ -71,8 +90,10 @@ void BM_WorldModelStep(benchmark::State& state) {
   batch.image_aug2 = torch::randn({b, 1, size, size});
   batch.action1 = batch.action2 = torch::tensor({1.1, 0.9, 1.2, 0.0, 0.0}).repeat({b, 1});
   batch.rel_pos_21 = batch.rel_pos_12 = torch::tensor({0.2, -0.1, 0.0, 1.0}).repeat({b, 1});
-  batch.masks_enc1 = batch.masks_enc2 = perm(ke);
-  batch.masks_pred1 = batch.masks_pred2 = perm(kp);
+  batch.masks_enc1 = as_tensor(m.context, m.context_len);
+  batch.masks_pred1 = as_tensor(m.target, m.target_len);
+  batch.masks_enc2 = batch.masks_enc1.flip(0);
+  batch.masks_pred2 = batch.masks_pred1.flip(0);
   for (auto _ : state) {
     enc->zero_grad();
     pred->zero_grad();
@@ -80,6 +101,12 @@ void BM_WorldModelStep(benchmark::State& state) {
     terms.loss.backward();
   }
   state.SetItemsProcessed(state.iterations() * b);
+  const double flops = StepFlopsPerImage(n, enc->embed_dim(), enc->depth(), 1, enc->patch_size(), resolved.embed_dim(),
+                                         resolved.depth(),
+                                         m.context_len, m.target_len);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * b * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["Ke"] = m.context_len;
+  state.counters["Kp"] = m.target_len;
 }
 
 // The machine's fp32 GEMM peak through libtorch (2 * n^3 FLOP per product),
@@ -93,10 +120,54 @@ void BM_Sgemm(benchmark::State& state) {
 }
 BENCHMARK(BM_Sgemm)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The GEMMs a ViT-tiny step at 224 px, batch 16 is made of (M = 16 x 196
+// tokens): the ceiling the whole step can reach against the square peak above.
+// Args {M, K, N}: [M x K] x [K x N]; the backward's weight gradient is
+// [K x M] x [M x N] (e.g. {192, 3136, 768}).
+void BM_SgemmShapes(benchmark::State& state) {
+  torch::set_num_threads(FLAGS_threads);
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  auto a = torch::randn({m, k}), b = torch::randn({k, n});
+  for (auto _ : state) benchmark::DoNotOptimize(torch::mm(a, b).data_ptr());
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SgemmShapes)
+    ->Args({3136, 192, 576})    // qkv
+    ->Args({3136, 192, 192})    // proj
+    ->Args({3136, 192, 768})    // fc1
+    ->Args({3136, 768, 192})    // fc2, and fc1's input gradient
+    ->Args({192, 3136, 768})    // fc1 weight gradient
+    ->ArgNames({"M", "K", "N"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Self-attention core forward + backward on a qkv output, fused CPU kernel
+// (arg 0 = 1) against the composite reference (0). Args {fused, tokens, batch};
+// vit_tiny widths (3 heads of 64).
+void BM_AttentionCore(benchmark::State& state) {
+  torch::set_num_threads(FLAGS_threads);
+  const bool fused = state.range(0) == 1;
+  const int64_t n = state.range(1), b = state.range(2), heads = 3, c = 192;
+  auto qkv = torch::randn({b, n, 3 * c}).requires_grad_(true);
+  auto g = torch::randn({b, n, c});
+  const double scale = 1.0 / std::sqrt(64.0);
+  for (auto _ : state) {
+    auto out = fused ? AttentionCoreFusedCpu(qkv, heads, scale) : AttentionCoreReference(qkv, heads, scale);
+    out.backward(g);
+    qkv.mutable_grad().reset();
+  }
+  state.SetItemsProcessed(state.iterations() * b);
+}
+BENCHMARK(BM_AttentionCore)
+    ->ArgsProduct({{0, 1}, {49, 196}, {16}})
+    ->ArgNames({"fused", "tokens", "batch"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 void Sizes(benchmark::internal::Benchmark* bm) {
   for (int preset : {0, 1}) {
     for (int size : {128, 224}) {
-      for (int batch : {8, 32}) bm->Args({preset, size, batch});
+      for (int batch : {8, 16, 32}) bm->Args({preset, size, batch});
     }
   }
   bm->ArgNames({"small", "px", "batch"})->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -2,7 +2,7 @@
 # End-to-end pretraining throughput and peak memory: the runner trains from
 # phantom shards through the loader (1 worker thread) for a fixed number of
 # steps, in fp32 and bf16, for vit_tiny/128, vit_tiny/224 and vit_small/224.
-# Prints images/s over the run (the trainer's count, loader start-up included;
+# Prints the steady-state images/s (after the first 3 steps, from metrics.csv;
 # median of the repeats) and peak RSS (/usr/bin/time, max over the repeats).
 #
 #   bazel build //experiments:run && benchmarks/train_step_bench.sh [steps] [repeats]
@@ -30,7 +30,8 @@ for spec in "tiny 128 32" "tiny 224 16" "small 224 8"; do
         --set=data.batch_size="$batch" --set=trainer.max_steps="$steps" --set=trainer.checkpoint_every=0 \
         --set=trainer.precision="$precision" --set=trainer.epochs=100 --set=evals= \
         --set=data.masker.options.min_keep=4 > "$dir.log" 2> "$dir.time" || { cat "$dir.time" | tail -5; exit 1; }
-      rates+=("$(awk -F': ' '/images_per_second/ {print $2}' "$dir/summary.txt")")
+      rates+=("$(awk -F, -v B="$batch" -v W=3 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "elapsed_s") c = i; next}
+        {t[$3] = $c; last = $3} END {printf "%.3f\n", (last - W) * B / (t[last] - t[W])}' "$dir/metrics.csv")")
       kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir.time")
       rss=$(( kb / 1024 > rss ? kb / 1024 : rss ))
     done

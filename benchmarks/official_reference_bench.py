@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Times the official CheXWorld PyTorch pretraining step for comparison.
+
+This drives a checkout of the official code (LeapLabTHU/CheXWorld, which is not
+part of this project) the way its train_jepa.py does -- same model builder,
+dual-view transform, mask collator, AdamW parameter groups, loss scaler, EMA
+update -- on CPU, single process, so that chexworld's own figures
+(benchmarks/train_step_bench.sh, //benchmarks:models_bench) have a reference
+measured on the same machine and the same libtorch.
+
+Two modes:
+  files   end to end: a torch DataLoader decodes image files with PIL and
+          applies the official transform in worker processes (the official
+          data path), the step consumes its batches.
+  memory  the step alone, on one batch collated once and reused.
+
+Prints images/s (median over timed steps, and overall) and, with --flops, the
+FLOPs of one step counted by torch.profiler (matmul/conv), so that figures can
+be turned into a fraction of the sgemm peak. Needs python3-torch,
+python3-torchvision and python3-pil (Debian packages). timm, einops and OpenCV are not
+needed: the few names the official code imports from them at module level are
+replaced by minimal stand-ins when those packages are absent; none of them is
+used by the timed code path.
+
+  /usr/bin/python3 benchmarks/official_reference_bench.py \
+      --official_root=/path/to/CheXWorld --images=../shared/data/kermany4/train \
+      --model=vit_tiny --input_size=224 --batch_size=16 --mode=files
+"""
+import argparse
+import glob
+import os
+import statistics
+import sys
+import time
+import types
+
+
+# Packages the official code imports at module level for dataset classes and
+# training recipes this benchmark does not run. Where one is not installed, a
+# stand-in module answers every attribute with a class that raises when used.
+OPTIONAL_PACKAGES = ("albumentations", "cv2", "dinov2", "einops", "monai", "pydicom", "skimage",
+                     "sklearn", "tqdm", "timm")
+
+
+class _StandInFinder:
+    """Meta-path finder that serves stand-ins for missing OPTIONAL_PACKAGES."""
+
+    def __init__(self, roots):
+        self.roots = set(roots)
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.machinery
+        if not any(name == r or name.startswith(r + ".") for r in self.roots):
+            return None
+        return importlib.machinery.ModuleSpec(name, self, is_package=True)
+
+    def create_module(self, spec):
+        m = types.ModuleType(spec.name)
+        m.__path__ = []
+
+        def getattr_(attr, module=spec.name):
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+
+            class Missing:
+                def __init__(self, *args, **kwargs):
+                    raise RuntimeError(f"{module}.{attr} is not installed; this benchmark does not use it")
+
+            Missing.__name__ = attr
+            return Missing
+
+        m.__getattr__ = getattr_
+        return m
+
+    def exec_module(self, module):
+        pass
+
+
+def install_stand_ins():
+    import importlib.util
+    import torch
+    import torch.nn.functional as F
+    if not hasattr(F, "scaled_dot_product_attention"):
+        # torch < 2.0 (Debian's 1.13): the official attention calls the 2.x
+        # fused op; stand in with its math definition (no mask, no dropout in
+        # the official pretraining recipe).
+        def sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
+            assert attn_mask is None and not is_causal
+            attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+            attn = attn.softmax(dim=-1)
+            return (F.dropout(attn, dropout_p) if dropout_p > 0 else attn) @ v
+        F.scaled_dot_product_attention = sdpa
+    missing = [r for r in OPTIONAL_PACKAGES if importlib.util.find_spec(r) is None]
+    # models/unet_adapter_conv.py imports a vendored dinov2 package that the
+    # public repository does not contain.
+    missing.append("models.dinov2")
+    if not missing:
+        return
+    sys.meta_path.append(_StandInFinder(missing))
+    if "timm" in missing:  # the two timm names the timed path does use
+        import timm.layers
+        import timm.models.layers
+        import timm.data.constants as c
+        trunc = lambda t, mean=0.0, std=1.0, a=-2.0, b=2.0: torch.nn.init.trunc_normal_(t, mean, std, a, b)
+        timm.layers.trunc_normal_ = trunc
+        timm.models.layers.trunc_normal_ = trunc
+        c.IMAGENET_DEFAULT_MEAN, c.IMAGENET_DEFAULT_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        c.IMAGENET_INCEPTION_MEAN, c.IMAGENET_INCEPTION_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+class ImageFiles:
+    """Image files under a folder, opened with PIL as the official datasets do."""
+
+    def __init__(self, root, transform):
+        exts = ("*.png", "*.jpg", "*.jpeg", "*.PNG", "*.JPG", "*.JPEG")
+        self.files = sorted(f for e in exts for f in glob.glob(os.path.join(root, "**", e), recursive=True))
+        if not self.files:
+            raise SystemExit(f"no .png/.jpg images under {root}")
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        return self.transform(Image.open(self.files[i]).convert("RGB"))
+
+
+def step_flops_per_image(a, ke, kp):
+    """METHOD 9.1 FLOP model of one iwm_dual_easy step per image (GEMMs only)."""
+    dims = {"vit_tiny": (192, 12), "vit_small": (384, 12), "vit_base": (768, 12), "vit_large": (1024, 24)}
+    d, depth = dims[a.model]
+    n, p, lp, patch = (a.input_size // 16) ** 2, a.pred_emb_dim, a.pred_depth, 16
+    blk = lambda t, w: 24 * t * w * w + 4 * t * t * w
+    pe = 2 * n * 3 * patch * patch * d
+    ft, fc = pe + depth * blk(n, d), pe + depth * blk(ke, d)
+    fp = 2 * ke * d * p + 2 * kp * (p + 5) * p + 4 * kp * p * p + lp * blk(ke + kp, p) + 2 * kp * p * d
+    return 2 * ft + 3 * (2 * fc + 4 * fp)
+
+
+def official_args(a):
+    from opts import parser
+    argv = ["--ssl_type", "iwm_dual_easy", "--model", a.model, "--input_size", str(a.input_size),
+            "--resize_size", str(a.input_size), "--patch_size", "16", "--batch_size", str(a.batch_size),
+            "--aug_type", "jit", "--crop_type", "rrc", "--scale_min", "0.3", "--amp",
+            "--lr", "2e-4", "--min_lr", "1e-6", "--weight_decay", "0.05", "--weight_decay_end", "0.05",
+            "--clip_grad", "1", "--ema", "0.996", "--loss_type", "l2",
+            "--pred_emb_dim", str(a.pred_emb_dim), "--pred_depth", str(a.pred_depth),
+            "--mask_type", "multi_multiblock", "--enc_mask_scale", "0.75", "1.0", "--ipe_scale", "1.25",
+            "--mask_merge", "--extra_mean", "--extra_global_scale", "0.3", "1.0",
+            "--num_workers", str(a.workers), "--output_dir", "/tmp", "--seed", "0"]
+    return parser.parse_args(argv)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--official_root", required=True, help="checkout of LeapLabTHU/CheXWorld")
+    p.add_argument("--images", required=True, help="folder of .png/.jpg radiographs (searched recursively)")
+    p.add_argument("--model", default="vit_tiny")
+    p.add_argument("--input_size", type=int, default=224)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--pred_emb_dim", type=int, default=192)
+    p.add_argument("--pred_depth", type=int, default=6)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--mode", choices=["files", "memory"], default="files")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (files mode)")
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--flops", action="store_true", help="count one step's FLOPs with torch.profiler")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="print the N operators with the most self CPU time in one step")
+    a = p.parse_args()
+
+    sys.path.insert(0, os.path.abspath(a.official_root))
+    install_stand_ins()
+    import logging
+    import torch
+    logging.disable(logging.INFO)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+
+    from data_utils.xray_transform_add import build_world_model_dual_transform
+    from masks import build_mask_collator
+    from models import init_jepa_model
+    from util import add_weight_decay
+    from util.misc import NativeScalerWithGradNormCount
+
+    args = official_args(a)
+    transform = build_world_model_dual_transform(args)
+    collator = build_mask_collator(args)
+    dataset = ImageFiles(a.images, transform)
+    device = torch.device("cpu")
+    model = init_jepa_model(device=device, args=args, ssl_type=args.ssl_type)
+    model.train()
+    optimizer = torch.optim.AdamW(add_weight_decay(model, args.weight_decay), betas=args.betas)
+    for g in optimizer.param_groups:
+        g["lr"] = args.lr
+    import warnings
+    warnings.filterwarnings("ignore")
+    scaler = NativeScalerWithGradNormCount()
+
+    def step(data):
+        # train_jepa.py wraps the forward in CUDA bf16 autocast; on CPU the
+        # equivalent is CPU autocast, or none for fp32.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            out = model(data, args)
+        loss = out["loss"]
+        scaler(loss, optimizer, clip_grad=args.clip_grad, parameters=model.parameters(),
+               create_graph=False, update_grad=True)
+        optimizer.zero_grad(set_to_none=True)
+        model.update_target_encoder(0.996)
+        return loss.item()
+
+    total = a.warmup + a.steps
+    if a.mode == "files":
+        loader = torch.utils.data.DataLoader(dataset, collate_fn=collator, batch_size=a.batch_size, shuffle=True,
+                                             drop_last=True, num_workers=a.workers,
+                                             persistent_workers=a.workers > 0)
+        def batches():
+            while True:
+                for b in loader:
+                    yield b
+    else:
+        fixed = collator([dataset[i % len(dataset)] for i in range(a.batch_size)])
+        def batches():
+            while True:
+                yield fixed
+
+    it = batches()
+    if a.flops or a.profile:
+        from torch.profiler import profile, ProfilerActivity
+        data = next(it)
+        step(data)
+        with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+            step(data)
+        events = prof.key_averages()
+        flops = sum(e.flops for e in events if e.flops)
+        print(f"flops_per_step: {flops:.4e}  per_image: {flops / a.batch_size / 1e9:.2f} GFLOP")
+        if a.profile:
+            print(events.table(sort_by="self_cpu_time_total", row_limit=a.profile))
+
+    times, flops_per_image = [], []
+    start = None
+    last = time.perf_counter()
+    for s in range(total):
+        data = next(it)  # data wait counts: this is the end-to-end rate
+        step(data)
+        if s >= a.warmup:
+            flops_per_image.append(step_flops_per_image(a, data[-2][0].shape[1], data[-1][0].shape[1]))
+        now = time.perf_counter()
+        if s == a.warmup - 1 or (a.warmup == 0 and s == 0):
+            start = now
+        elif s >= a.warmup:
+            times.append(now - last)
+        last = now
+    rates = [a.batch_size / t for t in times]
+    overall = a.batch_size * len(times) / (last - start)
+    print(f"official {args.ssl_type} {a.model}/{a.input_size} batch {a.batch_size} {a.precision} mode={a.mode} "
+          f"workers={a.workers if a.mode == 'files' else 0} threads={a.threads}: "
+          f"median {statistics.median(rates):.2f} images/s, overall {overall:.2f} images/s over {len(times)} steps, "
+          f"{overall * statistics.mean(flops_per_image) / 1e9:.1f} GFLOP/s (METHOD 9.1 model)")
+
+
+if __name__ == "__main__":
+    main()
