@@ -44,14 +44,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 bazel-bin/datasets/pack --input="$images" --output="$work/shards" --size=256 >/dev/null 2>&1
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# Steady-state images/s of a chexworld run (global batch 16) from its
-# metrics.csv: images after step 3 over the wall time since.
-steady_rate() {
-  awk -F, -v B=16 -v W=3 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "elapsed_s") c = i; next}
-    {t[$3] = $c; last = $3} END {printf "%.3f\n", (last - W) * B / (t[last] - t[W])}' "$1"
-}
+source benchmarks/bench_lib.sh
 
 ours() {  # precision ranks
   local rates=() ranks="$2"
@@ -72,7 +65,7 @@ ours() {  # precision ranks
       GLOG_minloglevel=1 bazel-bin/experiments/launch --nproc="$ranks" --runner=bazel-bin/experiments/run \
         --run_dir="$dir" -- "${args[@]}" >"$dir.log" 2>&1 || { tail -5 "$dir.log" >&2; exit 1; }
     fi
-    rates+=("$(steady_rate "$dir/metrics.csv")")
+    rates+=("$(steady_rate "$dir/metrics.csv" 16)")
   done
   printf "%s\n" "${rates[@]}" | median
 }

@@ -8,6 +8,7 @@
 #   bazel build //experiments:run && benchmarks/train_step_bench.sh [steps] [repeats]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benchmarks/bench_lib.sh
 run=bazel-bin/experiments/run
 steps="${1:-12}"
 repeats="${2:-3}"
@@ -30,12 +31,11 @@ for spec in "tiny 128 32" "tiny 224 16" "small 224 8"; do
         --set=data.batch_size="$batch" --set=trainer.max_steps="$steps" --set=trainer.checkpoint_every=0 \
         --set=trainer.precision="$precision" --set=trainer.epochs=100 --set=evals= \
         --set=data.masker.options.min_keep=4 > "$dir.log" 2> "$dir.time" || { cat "$dir.time" | tail -5; exit 1; }
-      rates+=("$(awk -F, -v B="$batch" -v W=3 'NR==1 {for (i = 1; i <= NF; i++) if ($i == "elapsed_s") c = i; next}
-        {t[$3] = $c; last = $3} END {printf "%.3f\n", (last - W) * B / (t[last] - t[W])}' "$dir/metrics.csv")")
+      rates+=("$(steady_rate "$dir/metrics.csv" "$batch")")
       kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir.time")
       rss=$(( kb / 1024 > rss ? kb / 1024 : rss ))
     done
-    med=$(printf "%s\n" "${rates[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    med=$(printf "%s\n" "${rates[@]}" | median)
     printf "%-14s %-5s %-6s %-10s %-14.1f %-12s\n" "vit_$preset" "$px" "$batch" "$precision" "$med" "$rss"
   done
 done

@@ -68,16 +68,33 @@ absl::StatusOr<torch::Tensor> Features(const EvalContext& ctx, const EncoderSour
   return f;
 }
 
+// Test-split scores of one encoder (probabilities, test rows x classes).
+using Scores = absl::StatusOr<std::vector<double>>;
+
+// The frame of every classification evaluator: load the task once, score each
+// encoder source (the pretrained one when none is listed), write one report
+// comparing them. Options are any message with `data` and `encoders`.
+template <typename Options, typename ScoreFn>
+absl::StatusOr<EvalReport> ScoreEachEncoder(const char* kind, const EvalContext& ctx, const Options& o,
+                                            ScoreFn score) {
+  ASSIGN_OR_RETURN(int size, InputSize(ctx, o.data()));
+  ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o.data(), size));
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> scores;
+  for (const EncoderSource& src : SourcesOrPretrained(o.encoders())) {
+    ASSIGN_OR_RETURN(std::vector<double> s, score(src, data));
+    names.push_back(src.name());
+    scores.push_back(std::move(s));
+  }
+  return Report(ReportName(kind, o.data()), ctx, data, names, scores, o.data().bootstrap());
+}
+
 // ---------------------------------------------------------------- linear probe
 class LinearProbe : public Evaluator {
  public:
   explicit LinearProbe(LinearProbeOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
-    std::vector<std::string> names;
-    std::vector<std::vector<double>> scores;
-    for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
+    return ScoreEachEncoder("linear_probe", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> Scores {
       ASSIGN_OR_RETURN(torch::Tensor f, Features(ctx, src, data, o_.data()));
       auto train = Rows(f, data.train);
       auto mean = train.mean(0), std = train.std(0).clamp_min(1e-6);
@@ -108,11 +125,9 @@ class LinearProbe : public Evaluator {
       torch::NoGradGuard g;
       linear->weight.copy_(best_w);
       linear->bias.copy_(best_b);
-      names.push_back(src.name());
-      scores.push_back(Probabilities(linear(xte), data.multiclass));
       LOG(INFO) << "linear probe '" << src.name() << "': best validation score " << best;
-    }
-    return Report(ReportName("linear_probe", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
+      return Probabilities(linear(xte), data.multiclass);
+    });
   }
 
  private:
@@ -124,13 +139,9 @@ class Knn : public Evaluator {
  public:
   explicit Knn(KnnOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
     const int k = o_.k() > 0 ? o_.k() : 20;
     const double temp = o_.temperature() > 0 ? o_.temperature() : 0.07;
-    std::vector<std::string> names;
-    std::vector<std::vector<double>> scores;
-    for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
+    return ScoreEachEncoder("knn", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> Scores {
       ASSIGN_OR_RETURN(torch::Tensor f, Features(ctx, src, data, o_.data()));
       auto nf = torch::nn::functional::normalize(f, torch::nn::functional::NormalizeFuncOptions().dim(1));
       auto train = Rows(nf, data.train), test = Rows(nf, data.test);
@@ -146,10 +157,8 @@ class Knn : public Evaluator {
       auto mk = known.index_select(0, idx.flatten()).reshape({test.size(0), kk, data.c});
       auto num = (w.unsqueeze(-1) * yk * mk).sum(1), den = (w.unsqueeze(-1) * mk).sum(1).clamp_min(1e-12);
       auto s = (num / den).to(torch::kFloat64).contiguous();
-      names.push_back(src.name());
-      scores.emplace_back(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
-    }
-    return Report(ReportName("knn", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
+      return std::vector<double>(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+    });
   }
 
  private:
@@ -174,16 +183,8 @@ class Finetune : public Evaluator {
  public:
   explicit Finetune(FinetuneOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
-    std::vector<std::string> names;
-    std::vector<std::vector<double>> scores;
-    for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
-      ASSIGN_OR_RETURN(std::vector<double> s, TrainOne(ctx, src, data));
-      names.push_back(src.name());
-      scores.push_back(std::move(s));
-    }
-    return Report(ReportName("finetune", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
+    return ScoreEachEncoder("finetune", ctx, o_,
+                            [&](const EncoderSource& src, const TaskData& data) { return TrainOne(ctx, src, data); });
   }
 
  private:
@@ -316,11 +317,7 @@ class AttentiveProbe : public Evaluator {
  public:
   explicit AttentiveProbe(AttentiveProbeOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    ASSIGN_OR_RETURN(int size, InputSize(ctx, o_.data()));
-    ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o_.data(), size));
-    std::vector<std::string> names;
-    std::vector<std::vector<double>> scores;
-    for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
+    return ScoreEachEncoder("attentive_probe", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> Scores {
       ASSIGN_OR_RETURN(std::shared_ptr<Encoder> enc, LoadEncoder(ctx, src));
       enc->to(ctx.device);
       enc->eval();
@@ -366,10 +363,8 @@ class AttentiveProbe : public Evaluator {
         }
       }
       best_state.Restore();
-      names.push_back(src.name());
-      scores.push_back(predict(data.test));
-    }
-    return Report(ReportName("attentive_probe", o_.data()), ctx, data, names, scores, o_.data().bootstrap());
+      return predict(data.test);
+    });
   }
 
  private:
