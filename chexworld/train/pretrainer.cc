@@ -14,6 +14,7 @@
 
 #include <mutex>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -236,19 +237,30 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
                 << iteration << ", optimizer step " << steps << ")";
     }
   }
-  // Metrics: keep the rows up to the resumed position, then append.
+  // Metrics: keep the complete rows before the resumed position, then append.
+  // A kill can leave a row cut anywhere (the stream flushes when its buffer
+  // fills), even inside its iteration number, so only newline-terminated rows
+  // with the header's field count are kept.
   {
     std::string kept;
     if (resume) {
       auto old = ReadFile(metrics_path);
       if (old.ok()) {
-        for (absl::string_view line : absl::StrSplit(*old, '\n', absl::SkipEmpty())) {
+        const size_t end = old->rfind('\n');
+        const absl::string_view complete =
+            end == std::string::npos ? absl::string_view() : absl::string_view(*old).substr(0, end + 1);
+        size_t fields = 0;
+        for (absl::string_view line : absl::StrSplit(complete, '\n', absl::SkipEmpty())) {
+          const size_t n = std::count(line.begin(), line.end(), ',') + 1;
           if (line.rfind("iteration", 0) == 0) {
+            fields = n;
             kept += std::string(line) + "\n";
             continue;
           }
-          int64_t it = std::stoll(std::string(line.substr(0, line.find(','))));
-          if (it < iteration) kept += std::string(line) + "\n";
+          int64_t it = 0;
+          if (n == fields && absl::SimpleAtoi(line.substr(0, line.find(',')), &it) && it < iteration) {
+            kept += std::string(line) + "\n";
+          }
         }
       }
     }
