@@ -12,6 +12,7 @@
 #include "chexworld/models/layers/attention_core.h"
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/world_model_loss.h"
+#include "chexworld/train/sharded_step.h"
 
 DEFINE_int32(threads, 2, "torch intra-op threads");
 
@@ -62,13 +63,28 @@ double StepFlopsPerImage(int64_t n, int64_t d, int64_t depth, int64_t in_ch, int
   return 2 * ft + 3 * (2 * fc + 4 * fp);
 }
 
+// The chexworld objective as the trainer runs it.
+class WorldModelObjective : public Objective {
+ public:
+  bool needs_two_views() const override { return true; }
+  ObjectiveOutput Compute(Encoder& ctx, Encoder& target, Predictor& pred, const WorldModelBatch& b) override {
+    ObjectiveOutput out;
+    out.loss = ComputeWorldModelLoss(ctx, target, pred, b, WorldModelLossOptions()).loss;
+    return out;
+  }
+};
+
 // The world-model loss forward + backward (2 target passes, 2 context passes,
 // 4 predictor passes) on masks from the official multiblock masker at this
 // batch size (batch-min lengths: ~63 context and ~68 target tokens of 196 at
-// batch 16). Reports images/s and GFLOP/s (compare with BM_Sgemm).
+// batch 16), through the trainer's ShardedStep: the batch in one pass on all
+// --threads, or as `shards` concurrent shards of --threads / shards threads
+// (trainer.concurrent_shards). Reports images/s and GFLOP/s (compare with
+// BM_Sgemm).
 void BM_WorldModelStep(benchmark::State& state) {
   torch::set_num_threads(FLAGS_threads);
   const int64_t size = state.range(1), b = state.range(2);
+  const int shards = static_cast<int>(state.range(3));
   auto enc = MakeViT(Preset(state.range(0)), size);
   auto target = MakeTargetEncoder(*enc);
   const int64_t g = enc->grid_size(), n = g * g;
@@ -94,11 +110,17 @@ void BM_WorldModelStep(benchmark::State& state) {
   batch.masks_pred1 = as_tensor(m.target, m.target_len);
   batch.masks_enc2 = batch.masks_enc1.flip(0);
   batch.masks_pred2 = batch.masks_pred1.flip(0);
+  std::vector<torch::Tensor> params;
+  for (const auto& m : {enc->parameters(), pred->parameters()}) {
+    for (const auto& p : m) {
+      if (p.requires_grad()) params.push_back(p);
+    }
+  }
+  ShardedStep step(shards, std::max(1, FLAGS_threads / shards), torch::kCPU, /*bf16=*/false);
+  WorldModelObjective objective;
   for (auto _ : state) {
-    enc->zero_grad();
-    pred->zero_grad();
-    auto terms = ComputeWorldModelLoss(*enc, *target, *pred, batch, WorldModelLossOptions());
-    terms.loss.backward();
+    for (auto& p : params) p.mutable_grad().reset();
+    step.ForwardBackward(objective, *enc, *target, *pred, batch, params, 1.0);
   }
   state.SetItemsProcessed(state.iterations() * b);
   const double flops = StepFlopsPerImage(n, enc->embed_dim(), enc->depth(), 1, enc->patch_size(), resolved.embed_dim(),
@@ -175,7 +197,16 @@ void Sizes(benchmark::internal::Benchmark* bm) {
 
 BENCHMARK(BM_EncoderForward)->Apply(Sizes);
 BENCHMARK(BM_EncoderForwardBackward)->Apply(Sizes);
-BENCHMARK(BM_WorldModelStep)->Apply(Sizes);
+BENCHMARK(BM_WorldModelStep)->Apply([](benchmark::internal::Benchmark* bm) {
+  for (int preset : {0, 1}) {
+    for (int size : {128, 224}) {
+      for (int batch : {8, 16, 32}) {
+        for (int shards : {1, 2}) bm->Args({preset, size, batch, shards});
+      }
+    }
+  }
+  bm->ArgNames({"small", "px", "batch", "shards"})->Unit(benchmark::kMillisecond)->UseRealTime();
+});
 
 }  // namespace
 }  // namespace chexworld

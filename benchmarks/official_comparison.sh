@@ -8,9 +8,10 @@
 #   official:  image files -> torch DataLoader (PIL decode + official
 #              transform + mask collator in --workers processes) -> step,
 #              through benchmarks/official_reference_bench.py.
-# chexworld runs as one process with two threads and as two data-parallel
-# ranks of one thread each (//experiments:launch; the same global batch and
-# masks). Both sides report the steady-state rate (images/s after the first 3
+# chexworld runs in three layouts of the same global batch and masks: one
+# process making one pass with all threads; one process running the batch as
+# one concurrent shard per core of one thread each (trainer.concurrent_shards);
+# and one data-parallel rank per core of one thread each (//experiments:launch). Both sides report the steady-state rate (images/s after the first 3
 # steps), the median over --repeats runs, and the ratio to the official.
 # The official code does not run under CPU bf16 autocast with torch 1.13
 # (layer_norm dtype mismatch), so bf16 has no official figure.
@@ -46,8 +47,10 @@ bazel-bin/datasets/pack --input="$images" --output="$work/shards" --size=256 >/d
 
 source benchmarks/bench_lib.sh
 
-ours() {  # precision ranks
-  local rates=() ranks="$2"
+cores="$(nproc)"
+ours() {  # precision layout (pass | shards | ranks)
+  local rates=() ranks=1 shards=1
+  case "$2" in shards) shards="$cores" ;; ranks) ranks="$cores" ;; esac
   for r in $(seq "$repeats"); do
     local dir="$work/run-$1-$2-$r"
     local args=(--config=experiments/pretrain/kermany4_cpu.textproto
@@ -55,7 +58,8 @@ ours() {  # precision ranks
       --set=model.encoder.options.depth=12 --set=model.encoder.options.image_size=224
       --set=model.predictor.options.depth=6 --set=data.transform.options.output_size=224
       --set=data.masker.options.min_keep=0 --set=data.batch_size=$((16 / ranks))
-      --set=run.threads=$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))
+      --set=trainer.concurrent_shards="$shards"
+      --set=run.threads=$(( cores / ranks > 0 ? cores / ranks : 1 ))
       --set=data.num_workers=$(( workers / ranks > 0 ? workers / ranks : 1 ))
       --set=trainer.max_steps=$((steps + 3)) --set=trainer.checkpoint_every=0 --set=trainer.precision="$1" --set=evals=)
     if [ "$ranks" = 1 ]; then
@@ -83,13 +87,17 @@ official() {  # precision
 
 official_fp32="$(official fp32)"
 ratio() { [ "$2" = "-" ] && echo "-" || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
-printf "%-10s %-28s %-12s %-18s %s\n" precision chexworld "images/s" "official images/s" ratio
+printf "%-10s %-32s %-12s %-18s %s\n" precision chexworld "images/s" "official images/s" ratio
 for precision in FP32 BF16; do
-  for ranks in 1 2; do
-    a="$(ours "$precision" "$ranks")"
+  for layout in pass shards ranks; do
+    a="$(ours "$precision" "$layout")"
     b="-"; [ "$precision" = FP32 ] && b="$official_fp32"
-    layout="1 process x $(nproc) threads"; [ "$ranks" = 2 ] && layout="2 ranks x $(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 )) thread(s)"
-    printf "%-10s %-28s %-12s %-18s %s\n" "$precision" "$layout" "$a" "$b" "$(ratio "$a" "$b")"
+    case "$layout" in
+      pass) name="1 process, 1 pass x $cores thr" ;;
+      shards) name="1 process, $cores shards x 1 thr" ;;
+      ranks) name="$cores ranks x 1 thr" ;;
+    esac
+    printf "%-10s %-32s %-12s %-18s %s\n" "$precision" "$name" "$a" "$b" "$(ratio "$a" "$b")"
   done
 done
 echo "vit_tiny/16 224 px, predictor 192x6, global batch 16, $workers data workers, $(nproc) cores, median of $repeats runs of $steps steps"

@@ -2,8 +2,8 @@
 // table (markdown and CSV) with each variant's final loss terms and any
 // evaluation metrics it produced.
 //
-//   bazel run //experiments:sweep -- --sweep=experiments/sweeps/ablations.textproto \
-//       [--set path=value ...] [--sweep_dir=runs/ablations/try1]
+//   bazel run //experiments:sweep -- --sweep=experiments/sweeps/ablations.textproto
+//       [--set path=value ...] [--sweep_dir=runs/ablations/try1]      (one line)
 //
 // --set applies to every variant (after the variant's own overrides).
 // Re-running with the same --sweep_dir skips finished variants and resumes an

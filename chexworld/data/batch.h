@@ -17,8 +17,18 @@ struct WorldModelBatch {
   bool two_views() const { return image2.defined(); }
   int64_t size() const { return image1.defined() ? image1.size(0) : 0; }
   WorldModelBatch To(const torch::Device& device) const {
+    return Map([&](const torch::Tensor& t) { return t.to(device, /*non_blocking=*/true); });
+  }
+  // Samples [begin, end) of every tensor (views, no copy).
+  WorldModelBatch Slice(int64_t begin, int64_t end) const {
+    return Map([&](const torch::Tensor& t) { return t.slice(0, begin, end); });
+  }
+
+ private:
+  template <typename Fn>
+  WorldModelBatch Map(Fn fn) const {
     WorldModelBatch b;
-    auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, /*non_blocking=*/true) : t; };
+    auto mv = [&](const torch::Tensor& t) { return t.defined() ? fn(t) : t; };
     b.image1 = mv(image1), b.image2 = mv(image2), b.image_aug1 = mv(image_aug1), b.image_aug2 = mv(image_aug2);
     b.action1 = mv(action1), b.action2 = mv(action2), b.rel_pos_21 = mv(rel_pos_21), b.rel_pos_12 = mv(rel_pos_12);
     b.masks_enc1 = mv(masks_enc1), b.masks_pred1 = mv(masks_pred1);

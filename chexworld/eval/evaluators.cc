@@ -209,7 +209,7 @@ class Finetune : public Evaluator {
       int64_t layer = layers;
       if (n.rfind("patch_embed", 0) == 0 || n == "pos_embed") layer = 0;
       else if (n.rfind("blocks.", 0) == 0) layer = std::stoll(n.substr(7, n.find('.', 7) - 7)) + 1;
-      const bool no_decay = p.value().dim() <= 1 || n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0;
+      const bool no_decay = p.value().dim() <= 1 || (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0);
       by_layer[{layer, no_decay}].push_back(p.value());
     }
     for (const auto& p : head->named_parameters()) by_layer[{layers, p.value().dim() <= 1}].push_back(p.value());

@@ -146,7 +146,9 @@ class PredictorConformance : public ::testing::TestWithParam<std::string> {
   std::shared_ptr<Predictor> Make(const std::string& extra = "", uint64_t seed = 0) {
     torch::manual_seed(seed);
     ComponentSpec spec = Spec(GetParam(), SmallPredictorOptions().at(GetParam()));
-    if (!extra.empty()) EXPECT_TRUE(ApplyOverride(extra, &spec).ok());
+    if (!extra.empty()) {
+      EXPECT_TRUE(ApplyOverride(extra, &spec).ok());
+    }
     auto p = CreatePredictor(spec, PredictorContext{48, 3, 4, 4});
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *p : nullptr;

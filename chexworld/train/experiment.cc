@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <iostream>
+#include <tuple>
 
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
 #include "chexworld/core/config.h"
 #include "chexworld/core/paths.h"
+#include "chexworld/core/registry.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/dataset.h"
 #include "chexworld/data/loader.h"
@@ -38,6 +40,44 @@ int64_t CountParameters(const torch::nn::Module& m) {
 absl::Status Require(bool present, absl::string_view field, absl::string_view why) {
   if (present) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("config field '", field, "' is required ", why));
+}
+
+// A stochastic-depth rate in a component's options: its draws come from the
+// one global generator, in an order that concurrent shards would vary.
+double DropPathRate(absl::string_view kind, const ComponentSpec& spec) {
+  auto info = ComponentCatalog::Global().Find(kind, spec.name());
+  if (!info.ok()) return 0;  // reported when the component is built
+  auto options = UnpackOptions(**info, spec);
+  if (!options.ok()) return 0;  // reported when the component is built
+  const auto* field = (*options)->GetDescriptor()->FindFieldByName("drop_path_rate");
+  if (field == nullptr || field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_FLOAT) return 0;
+  return (*options)->GetReflection()->GetFloat(**options, field);
+}
+
+absl::Status CheckConcurrentShards(const ExperimentConfig& c) {
+  const int shards = c.trainer().concurrent_shards();
+  if (shards < 0) return absl::InvalidArgumentError("trainer.concurrent_shards must be >= 0");
+  if (shards <= 1) return absl::OkStatus();
+  if (c.data().batch_size() % shards != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("trainer.concurrent_shards = ", shards,
+                                                   " does not divide data.batch_size = ", c.data().batch_size(),
+                                                   " into equal shards"));
+  }
+  if (!c.run().device().empty() && c.run().device() != "cpu") {
+    return absl::InvalidArgumentError(absl::StrCat("trainer.concurrent_shards = ", shards, " is for CPU runs; run.device is \"",
+                                                   c.run().device(), "\" (set it to 0 or 1)"));
+  }
+  for (const auto& [field, kind, spec] :
+       std::vector<std::tuple<const char*, const char*, const ComponentSpec*>>{
+           {"model.encoder", "encoder", &c.model().encoder()}, {"model.predictor", "predictor", &c.model().predictor()}}) {
+    if (DropPathRate(kind, *spec) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "trainer.concurrent_shards = ", shards, " needs ", field, ".options.drop_path_rate = 0: concurrent shards draw "
+          "stochastic depth from the global generator in a varying order, so the run would neither repeat nor "
+          "resume exactly"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir, bool resume,
@@ -128,6 +168,7 @@ absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
     RETURN_IF_ERROR(Require(c.schedule().has_weight_decay(), "schedule.weight_decay", why));
     RETURN_IF_ERROR(Require(c.schedule().has_ema_momentum(), "schedule.ema_momentum", why));
     RETURN_IF_ERROR(Require(c.trainer().epochs() > 0, "trainer.epochs", why));
+    RETURN_IF_ERROR(CheckConcurrentShards(c));
   }
   return absl::OkStatus();
 }

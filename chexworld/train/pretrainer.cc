@@ -24,8 +24,8 @@
 #include "chexworld/core/status_macros.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/models/ema.h"
-#include "chexworld/train/autocast.h"
 #include "chexworld/train/param_groups.h"
+#include "chexworld/train/sharded_step.h"
 #include "chexworld/train/tensorboard.h"
 
 namespace chexworld {
@@ -277,6 +277,13 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   c_.target->train();
   auto& opt = c_.optimizer->optimizer();
   ClearGradients(params);
+  const int shards = std::max(1, tc.concurrent_shards());
+  ShardedStep step(shards, std::max(1, torch::get_num_threads() / shards), device_,
+                   tc.precision() == TrainerConfig::BF16);
+  if (shards > 1) {
+    LOG(INFO) << "each micro-batch runs as " << shards << " concurrent shards of " << batch_size / shards
+              << " images, " << std::max(1, torch::get_num_threads() / shards) << " torch thread(s) each";
+  }
   const auto start = std::chrono::steady_clock::now();
   int64_t done_this_run = 0;
   bool warned_collapse = false;
@@ -296,12 +303,8 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
       const double lr = c_.lr->Value(it), wd = c_.weight_decay->Value(it);
       c_.optimizer->SetHyperparameters(lr, wd);
       WorldModelBatch b = next->To(device_);
-      ObjectiveOutput out;
-      {
-        AutocastGuard autocast(device_, tc.precision() == TrainerConfig::BF16);
-        out = c_.objective->Compute(*c_.encoder, *c_.target, *c_.predictor, b);
-      }
-      out.loss = out.loss.to(torch::kFloat32);
+      ObjectiveOutput out =
+          step.ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, params, 1.0 / accum);
       if (c_.communicator->world_size() > 1) {
         // Log the global batch's loss terms: average them over ranks.
         std::vector<double> vals = {out.loss.item<double>(), out.pred_std, out.target_std};
@@ -325,7 +328,6 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
             "); terms: ", absl::StrJoin(terms, ", "), "; last good checkpoint: ",
             summary.last_checkpoint.empty() ? "(none)" : summary.last_checkpoint));
       }
-      (out.loss / accum).backward();
       double grad_norm = std::nan("");
       double momentum = std::nan("");
       if ((it + 1) % accum == 0) {

@@ -3,8 +3,9 @@
 // schedules, all built from the config by the experiment driver.
 //
 // Per micro-batch `it` (= epoch * batches_per_epoch + batch): set lr and
-// weight decay from their schedules, compute the objective, backward
-// loss / accum_iter; every accum_iter-th micro-batch clip, step, zero the
+// weight decay from their schedules, compute the objective and the gradient
+// of loss / accum_iter (as trainer.concurrent_shards concurrent shards on
+// CPU, see sharded_step.h); every accum_iter-th micro-batch clip, step, zero the
 // gradients and update the target with momentum ema(it) (official order).
 //
 // Checkpoints (every checkpoint_every optimizer steps and at the end; the
