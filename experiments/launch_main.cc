@@ -1,9 +1,11 @@
 // Starts a data-parallel run: one process of //experiments:run per rank, on
 // this machine, joined through a c10d FileStore in the run folder.
 //
-//   bazel run //experiments:launch -- --nproc=2 --run_dir=runs/ddp -- \
-//       --config=experiments/pretrain/tiny.textproto [--set ...] [--resume]
+//   bazel run //experiments:launch -- --nproc=2 --run_dir=runs/ddp --
+//       --config=experiments/pretrain/tiny.textproto [--set ...] [--resume]      (one line)
 //
+// Share the cores between ranks: with one rank per core, --set run.threads=1
+// --set trainer.concurrent_shards=1.
 // Each rank reads every nproc-th image of the shared epoch order; gradients
 // are averaged over ranks (ProcessGroupGloo); rank 0 writes the run folder.
 // If a rank fails, the others are stopped and the launcher exits non-zero.

@@ -1,7 +1,7 @@
 // The experiment runner:
 //
-//   bazel run //experiments:run -- --config=experiments/pretrain/tiny.textproto \
-//       [--set path=value ...] [--run_dir=DIR] [--resume]
+//   bazel run //experiments:run -- --config=experiments/pretrain/tiny.textproto
+//       [--set path=value ...] [--run_dir=DIR] [--resume]      (one line)
 //   bazel run //experiments:run -- --list_components
 //   bazel run //experiments:run -- --config=... --print_resolved
 //

@@ -283,6 +283,11 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   if (shards > 1) {
     LOG(INFO) << "each micro-batch runs as " << shards << " concurrent shards of " << batch_size / shards
               << " images, " << std::max(1, torch::get_num_threads() / shards) << " torch thread(s) each";
+    if (shards > torch::get_num_threads()) {
+      LOG(WARNING) << "trainer.concurrent_shards = " << shards << " exceeds the " << torch::get_num_threads()
+                   << " torch thread(s) of this process (run.threads): the shards share cores, which is slower "
+                      "than one pass; with one rank per core set trainer.concurrent_shards=1";
+    }
   }
   const auto start = std::chrono::steady_clock::now();
   int64_t done_this_run = 0;
