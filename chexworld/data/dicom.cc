@@ -29,14 +29,6 @@ double FirstNumber(const gdcm::DataSet& ds, uint16_t group, uint16_t element) {
   return end == first.c_str() ? std::nan("") : v;
 }
 
-std::string Text(const gdcm::DataSet& ds, uint16_t group, uint16_t element) {
-  const gdcm::Tag tag(group, element);
-  if (!ds.FindDataElement(tag)) return "";
-  const gdcm::ByteValue* bv = ds.GetDataElement(tag).GetByteValue();
-  if (bv == nullptr) return "";
-  return std::string(absl::StripAsciiWhitespace(std::string(bv->GetPointer(), bv->GetLength())));
-}
-
 struct VoiLut {
   int entries = 0;
   double first_mapped = 0;
