@@ -11,8 +11,9 @@
 # chexworld runs in three layouts of the same global batch and masks: one
 # process making one pass with all threads; one process running the batch as
 # one concurrent shard per core of one thread each (trainer.concurrent_shards);
-# and one data-parallel rank per core of one thread each (//experiments:launch). Both sides report the steady-state rate (images/s after the first 3
-# steps), the median over --repeats runs, and the ratio to the official.
+# and one data-parallel rank per core of one thread each (//experiments:launch).
+# Both sides report the steady-state rate (images/s after the first 3 steps),
+# the median over --repeats runs, and the ratio to the official.
 # The official code does not run under CPU bf16 autocast with torch 1.13
 # (layer_norm dtype mismatch), so bf16 has no official figure.
 #

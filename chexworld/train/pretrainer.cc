@@ -278,11 +278,11 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   auto& opt = c_.optimizer->optimizer();
   ClearGradients(params);
   const int shards = std::max(1, tc.concurrent_shards());
-  ShardedStep step(shards, std::max(1, torch::get_num_threads() / shards), device_,
-                   tc.precision() == TrainerConfig::BF16);
+  const int threads_per_shard = std::max(1, torch::get_num_threads() / shards);
+  ShardedStep step(shards, threads_per_shard, device_, tc.precision() == TrainerConfig::BF16);
   if (shards > 1) {
     LOG(INFO) << "each micro-batch runs as " << shards << " concurrent shards of " << batch_size / shards
-              << " images, " << std::max(1, torch::get_num_threads() / shards) << " torch thread(s) each";
+              << " images, " << threads_per_shard << " torch thread(s) each";
     if (shards > torch::get_num_threads()) {
       LOG(WARNING) << "trainer.concurrent_shards = " << shards << " exceeds the " << torch::get_num_threads()
                    << " torch thread(s) of this process (run.threads): the shards share cores, which is slower "

@@ -1,7 +1,6 @@
 #include "chexworld/train/sharded_step.h"
 
 #include <ATen/Parallel.h>
-#include <glog/logging.h>
 
 #include "chexworld/train/autocast.h"
 
@@ -77,19 +76,25 @@ void ShardedStep::RunOnWorkers(const std::function<void(int)>& task) {
   }
 }
 
+ObjectiveOutput ShardedStep::Forward(Objective& objective, Encoder& context_encoder, Encoder& target_encoder,
+                                     Predictor& predictor, const WorldModelBatch& batch) const {
+  ObjectiveOutput out;
+  {
+    AutocastGuard autocast(device_, bf16_);
+    out = objective.Compute(context_encoder, target_encoder, predictor, batch);
+  }
+  out.loss = out.loss.to(torch::kFloat32);
+  return out;
+}
+
 ObjectiveOutput ShardedStep::ForwardBackward(Objective& objective, Encoder& context_encoder,
                                              Encoder& target_encoder, Predictor& predictor,
                                              const WorldModelBatch& batch, const std::vector<torch::Tensor>& params,
                                              double grad_scale) {
   if (shards_ == 1) {
-    ObjectiveOutput out;
-    {
-      AutocastGuard autocast(device_, bf16_);
-      out = objective.Compute(context_encoder, target_encoder, predictor, batch);
-    }
-    torch::Tensor loss = out.loss.to(torch::kFloat32);
-    (loss * grad_scale).backward();
-    out.loss = loss.detach();
+    ObjectiveOutput out = Forward(objective, context_encoder, target_encoder, predictor, batch);
+    (out.loss * grad_scale).backward();
+    out.loss = out.loss.detach();
     return out;
   }
   const int64_t n = batch.size();
@@ -100,18 +105,13 @@ ObjectiveOutput ShardedStep::ForwardBackward(Objective& objective, Encoder& cont
   // mean of the shards' losses and its gradient the mean of theirs.
   const double shard_scale = grad_scale / shards_;
   const std::function<void(int)> task = [&](int i) {
-    const WorldModelBatch part = batch.Slice(i * n / shards_, (i + 1) * n / shards_);
-    ObjectiveOutput out;
-    {
-      AutocastGuard autocast(device_, bf16_);
-      out = objective.Compute(context_encoder, target_encoder, predictor, part);
-    }
-    torch::Tensor loss = out.loss.to(torch::kFloat32);
+    ObjectiveOutput out = Forward(objective, context_encoder, target_encoder, predictor,
+                                  batch.Slice(i * n / shards_, (i + 1) * n / shards_));
     // Gradients are returned, not accumulated into the shared parameters'
     // .grad, so the shards never write the same tensor.
-    grads[i] = torch::autograd::grad({loss * shard_scale}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
+    grads[i] = torch::autograd::grad({out.loss * shard_scale}, params, /*grad_outputs=*/{}, /*retain_graph=*/false,
                                      /*create_graph=*/false, /*allow_unused=*/true);
-    out.loss = loss.detach();
+    out.loss = out.loss.detach();
     outs[i] = std::move(out);
   };
   RunOnWorkers(task);

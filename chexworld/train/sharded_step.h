@@ -48,6 +48,9 @@ class ShardedStep {
                                   const std::vector<torch::Tensor>& params, double grad_scale);
 
  private:
+  // The objective under the step's autocast setting, its loss in float32.
+  ObjectiveOutput Forward(Objective& objective, Encoder& context_encoder, Encoder& target_encoder,
+                          Predictor& predictor, const WorldModelBatch& batch) const;
   void WorkerLoop(int index);
   // Runs task(i) for every shard i on the workers and waits for all of them.
   void RunOnWorkers(const std::function<void(int)>& task);
