@@ -14,10 +14,13 @@
 
 namespace chexworld {
 
-// Returns `status` with `context` prepended to its message ("context: message").
+// Returns `status` with `context` prepended to its message ("context: message"),
+// keeping its code and payloads (IsPreempted and friends read payloads).
 inline absl::Status AddContext(const absl::Status& status, absl::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+  absl::Status out(status.code(), absl::StrCat(context, ": ", status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace chexworld
