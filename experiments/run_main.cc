@@ -7,6 +7,8 @@
 //
 // Loads and resolves the config (every component checked before any work),
 // writes it to the run folder, and hands over to the experiment driver.
+// Exit status: 0 done; 75 preempted by SIGTERM / SIGUSR1 after writing a
+// checkpoint (continue with --resume); 1 failed; 2 bad command line or config.
 #include <cstdlib>
 #include <iostream>
 
@@ -17,7 +19,9 @@
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/registry.h"
+#include "chexworld/train/distributed_env.h"
 #include "chexworld/train/experiment.h"
+#include "chexworld/train/preemption.h"
 
 DEFINE_string(config, "", "experiment config (text ExperimentConfig), relative to your shell directory");
 DEFINE_string(run_dir, "", "run folder (default: <run.output_root>/<run.name>/<timestamp>)");
@@ -65,17 +69,23 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }
-  const char* rank = std::getenv("CHEXWORLD_RANK");
-  const bool writer = rank == nullptr || std::string(rank) == "0";  // data-parallel ranks: rank 0 writes
+  auto env = chexworld::DistributedFromEnvironment();
+  if (!env.ok()) {
+    std::cerr << "error: " << env.status().message() << "\n";
+    return 2;
+  }
+  const bool writer = env->rank == 0;  // data-parallel ranks: rank 0 writes the run folder
   if (auto s = writer ? chexworld::WriteTextProto(*config, run_dir + "/config.textproto") : absl::OkStatus(); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }
   LOG(INFO) << "run folder: " << run_dir;
   absl::Status status = chexworld::RunExperiment(*config, run_dir, FLAGS_resume);
-  if (!status.ok()) {
+  if (chexworld::IsPreempted(status)) {
+    LOG(WARNING) << status.message();
+  } else if (!status.ok()) {
     LOG(ERROR) << status;
-    return 1;
   }
-  return 0;
+  // 0 done, 75 preempted (checkpoint written: --resume), 1 failed.
+  return chexworld::ExitCodeFor(status);
 }

@@ -7,7 +7,8 @@
 //
 // --set applies to every variant (after the variant's own overrides).
 // Re-running with the same --sweep_dir skips finished variants and resumes an
-// interrupted one from its latest checkpoint.
+// interrupted one from its latest checkpoint. A preempted variant (SIGTERM /
+// SIGUSR1) ends the sweep with exit status 75 after its checkpoint.
 #include <sys/stat.h>
 
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/train/experiment.h"
+#include "chexworld/train/preemption.h"
 
 DEFINE_string(sweep, "", "sweep config (text SweepConfig)");
 DEFINE_string(sweep_dir, "", "sweep folder (default runs/<sweep name>/<timestamp>)");
@@ -108,6 +110,11 @@ int main(int argc, char** argv) {
         return 1;
       }
       absl::Status s = chexworld::RunExperiment(configs[i], run_dir, resume);
+      if (chexworld::IsPreempted(s)) {
+        LOG(WARNING) << "variant " << v.name() << ": " << s.message() << "; re-run the sweep with --sweep_dir=" << dir
+                     << " to continue";
+        return chexworld::kExitPreempted;
+      }
       if (!s.ok()) {
         LOG(ERROR) << "variant " << v.name() << " failed: " << s;
         return 1;

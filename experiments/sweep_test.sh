@@ -21,4 +21,24 @@ GLOG_minloglevel=0 "$sweep" --sweep="$config" --sweep_dir="$dir" --set=trainer.e
   --set=trainer.checkpoint_every=0 --set=data.dataset.options.num_images=64 \
   --set=data.dataset.options.cache_dir="$dir/cache" --set=model.encoder.options.depth=1 --set=data.batch_size=8 2>&1 \
   | grep -c "already finished" | grep -q 5
+
+# Preempted (SIGTERM at the first variant's 2nd micro-batch): the sweep stops
+# with status 75 after that variant's checkpoint; re-running it continues and
+# ends with the same results as the uninterrupted sweep.
+pre="${TEST_TMPDIR:-$(mktemp -d)}/preempted"
+small=(--set=trainer.epochs=2 --set=trainer.max_steps=3 --set=trainer.checkpoint_every=0
+       --set=data.dataset.options.num_images=64 --set=data.dataset.options.cache_dir="$dir/cache"
+       --set=model.encoder.options.depth=1 --set=data.batch_size=8)
+set +e
+CHEXWORLD_FAILPOINTS=step:2=term "$sweep" --sweep="$config" --sweep_dir="$pre" "${small[@]}" > "$pre.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 75 ] || { tail -5 "$pre.log"; echo "FAIL: preempted sweep exited $rc, expected 75"; exit 1; }
+grep -q "re-run the sweep with --sweep_dir=$pre" "$pre.log" || { echo "FAIL: no hint to re-run"; exit 1; }
+"$sweep" --sweep="$config" --sweep_dir="$pre" "${small[@]}" > "$pre.log" 2>&1 || { tail -5 "$pre.log"; exit 1; }
+# Every column but the timing ones.
+results() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /data_wait|images_per_second|overrides/ }
+                     { line = ""; for (i = 1; i <= NF; i++) if (keep[i]) line = line $i ","; print line }' "$1"; }
+diff <(results "$dir/results.csv") <(results "$pre/results.csv") ||
+  { echo "FAIL: a preempted and continued sweep differs from an uninterrupted one"; exit 1; }
 echo ok

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chexworld/core/config.h"
+#include "chexworld/core/failpoints.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/registry.h"
 #include "chexworld/core/status_macros.h"
@@ -109,7 +110,16 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
             << dataset->image_height() << "x" << dataset->image_width();
   ASSIGN_OR_RETURN(std::shared_ptr<Masker> masker, CreateMasker(config.data().masker()));
   ASSIGN_OR_RETURN(DistributedEnv env, DistributedFromEnvironment());
-  ASSIGN_OR_RETURN(std::unique_ptr<Communicator> communicator, CreateCommunicator(env));
+  CommunicatorOptions co;
+  co.backend = config.run().distributed_backend();
+  co.rendezvous_timeout_s = config.run().rendezvous_timeout_s() > 0 ? config.run().rendezvous_timeout_s() : 300;
+  co.collective_timeout_s = config.run().collective_timeout_s() > 0 ? config.run().collective_timeout_s() : 300;
+  co.device = device;
+  if (env.enabled()) {
+    LOG(INFO) << "rank " << env.rank << " of " << env.world_size << " (local " << env.local_rank << " of "
+              << env.local_world_size << ", from " << env.source << "): joining " << env.store_address();
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Communicator> communicator, CreateCommunicator(env, co));
   c.communicator = std::move(communicator);
   LoaderOptions lo;
   lo.rank = env.rank;
@@ -154,7 +164,23 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
 
 }  // namespace
 
+absl::Status CheckRunConfig(const RunConfig& r) {
+  const std::string& b = r.distributed_backend();
+  if (!b.empty() && b != "auto" && b != "gloo" && b != "nccl") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("run.distributed_backend = \"", b, "\" is not \"auto\", \"gloo\" or \"nccl\""));
+  }
+  if (b == "nccl" && !BuiltWithNccl()) {
+    return ResolveBackend(b, torch::Device(torch::kCUDA)).status();
+  }
+  if (r.rendezvous_timeout_s() < 0) return absl::InvalidArgumentError("run.rendezvous_timeout_s must be >= 0 (0 = 300)");
+  if (r.collective_timeout_s() < 0) return absl::InvalidArgumentError("run.collective_timeout_s must be >= 0 (0 = 300)");
+  RETURN_IF_ERROR(CheckFailpointSpec());
+  return DistributedFromEnvironment().status();
+}
+
 absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
+  RETURN_IF_ERROR(CheckRunConfig(c.run()));
   RETURN_IF_ERROR(Require(c.model().has_encoder(), "model.encoder", "(every run builds an encoder)"));
   if (c.has_objective()) {
     const char* why = "to pretrain (objective is set)";
@@ -176,6 +202,13 @@ absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
 absl::Status RunExperiment(const ExperimentConfig& config, const std::string& run_dir, bool resume) {
   RETURN_IF_ERROR(CheckExperimentComplete(config));
   ASSIGN_OR_RETURN(torch::Device device, ConfigureRuntime(config.run()));
+  ASSIGN_OR_RETURN(DistributedEnv env, DistributedFromEnvironment());
+  SetFailpointRank(env.rank);
+  if (env.enabled() && device.is_cuda() && !device.has_index()) {
+    // One GPU per rank on each node.
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+    LOG(INFO) << "rank " << env.rank << " trains on " << device.str();
+  }
   torch::manual_seed(config.run().seed());
   if (config.has_objective()) {
     RETURN_IF_ERROR(Pretrain(config, run_dir, resume, device));
@@ -185,6 +218,7 @@ absl::Status RunExperiment(const ExperimentConfig& config, const std::string& ru
               << " trainable parameters (no objective and no evaluation: nothing to run)";
   }
   if (config.evals_size() == 0) return absl::OkStatus();
+  if (env.rank != 0) return absl::OkStatus();  // rank 0 evaluates the shared result
   EvalContext ctx;
   ctx.config = config;
   ctx.run_dir = run_dir;

@@ -1,6 +1,5 @@
 #include "chexworld/train/pretrainer.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,29 +19,20 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "chexworld/core/config.h"
+#include "chexworld/core/durable_file.h"
+#include "chexworld/core/failpoints.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/models/ema.h"
+#include "chexworld/train/checkpoint_dir.h"
 #include "chexworld/train/param_groups.h"
+#include "chexworld/train/preemption.h"
 #include "chexworld/train/sharded_step.h"
 #include "chexworld/train/tensorboard.h"
 
 namespace chexworld {
 namespace {
-
-std::vector<std::string> Checkpoints(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n.rfind("checkpoint-", 0) == 0 && n.size() > 3 && n.substr(n.size() - 3) == ".pt") out.push_back(dir + "/" + n);
-    }
-    closedir(d);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // As the official optimizer.zero_grad(set_to_none=True): the next backward
 // writes each gradient instead of adding it to a zeroed buffer (libtorch 1.x's
@@ -77,11 +67,6 @@ std::string FormatDuration(double seconds) {
 
 }  // namespace
 
-std::string LatestCheckpoint(const std::string& dir) {
-  auto all = Checkpoints(dir);
-  return all.empty() ? "" : all.back();
-}
-
 absl::Status LoadCheckpointNetworks(const std::string& path, torch::nn::Module* encoder,
                                     torch::nn::Module* target_encoder, torch::nn::Module* predictor) {
   torch::serialize::InputArchive archive;
@@ -112,7 +97,9 @@ Pretrainer::Pretrainer(ExperimentConfig config, std::string run_dir, PretrainCom
 
 absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps,
                                         std::string* path) {
-  *path = absl::StrFormat("%s/checkpoints/checkpoint-%010d.pt", run_dir_, iteration);
+  const std::string dir = run_dir_ + "/checkpoints";
+  const std::string previous = LatestCheckpoint(dir);
+  *path = CheckpointPath(dir, iteration);
   if (c_.communicator->rank() != 0) return absl::OkStatus();  // one writer; all ranks hold the same state
   torch::serialize::OutputArchive archive;
   auto nested = [&](const char* key, const torch::nn::Module& m) {
@@ -136,20 +123,25 @@ absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t it
     archive.write("rng_cpu", gen.get_state());
   }
   archive.write("config", c10::IValue(ToTextProto(config_)));
-  const std::string dir = run_dir_ + "/checkpoints";
   RETURN_IF_ERROR(MakeDirectories(dir));
-  const std::string tmp = *path + ".tmp";
+  // Written through a temporary, fsynced, recorded in a CRC sidecar, renamed:
+  // a kill or a full disk leaves the previous checkpoint as it was.
+  const std::string kept = previous.empty() ? "no earlier checkpoint exists" : "the previous checkpoint " + previous +
+                                                                                   " is intact";
+  DurableFileOptions o;
+  o.write_point = "checkpoint_write";
+  o.written_point = "checkpoint_tmp";
+  o.committed_point = "checkpoint";
+  ASSIGN_OR_RETURN(std::unique_ptr<DurableFile> file, DurableFile::Create(*path, o));
   try {
-    archive.save_to(tmp);
+    archive.save_to([&](const void* data, size_t n) { return file->Write(data, n); });
   } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("cannot write checkpoint ", tmp, ": ", e.what()));
+    return absl::DataLossError(absl::StrCat("cannot serialise checkpoint ", *path, ": ", e.what(), "; ", kept));
   }
-  if (std::rename(tmp.c_str(), path->c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", *path));
-  }
-  auto all = Checkpoints(dir);
-  const int keep = std::max(1, config_.trainer().keep_last() == 0 ? 2 : config_.trainer().keep_last());
-  for (size_t i = 0; i + keep < all.size(); ++i) std::remove(all[i].c_str());
+  // A write error (ENOSPC, EIO) surfaces here, naming the path and errno.
+  RETURN_IF_ERROR_CTX(file->Commit(), "checkpoint not written; ", kept);
+  const int keep = config_.trainer().keep_last() == 0 ? 2 : config_.trainer().keep_last();
+  PruneCheckpoints(dir, keep);
   return absl::OkStatus();
 }
 
@@ -190,7 +182,58 @@ absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch,
   return absl::OkStatus();
 }
 
+absl::Status Pretrainer::ResumeLatestGood(int64_t* epoch, int64_t* batch, int64_t* iteration, int64_t* steps,
+                                          std::string* loaded) {
+  const std::string dir = run_dir_ + "/checkpoints";
+  const std::vector<std::string> all = ListCheckpoints(dir);
+  if (all.empty()) {
+    LOG(WARNING) << "--resume: no checkpoint in " << dir << " yet; starting at step 0";
+  }
+  std::vector<std::string> unusable;
+  for (auto it = all.rbegin(); it != all.rend() && loaded->empty(); ++it) {
+    absl::Status s = VerifyDurableFile(*it);
+    if (s.ok()) s = LoadCheckpoint(*it, epoch, batch, iteration, steps);
+    if (s.ok()) {
+      *loaded = *it;
+      break;
+    }
+    // Another config is the user's mistake, not damage: never skip past it.
+    if (s.code() == absl::StatusCode::kFailedPrecondition) return s;
+    LOG(WARNING) << "--resume: " << *it << " is unusable (" << s.message() << ")"
+                 << (std::next(it) != all.rend() ? "; trying the previous checkpoint" : "");
+    unusable.push_back(std::string(s.message()));
+    if (c_.communicator->rank() == 0) LOG(WARNING) << "moved it aside to " << QuarantineCheckpoint(*it);
+  }
+  if (!all.empty() && loaded->empty()) {
+    return absl::DataLossError(absl::StrCat("--resume: none of the ", all.size(), " checkpoints in ", dir,
+                                            " is readable: ", absl::StrJoin(unusable, "; "),
+                                            ". Restore a checkpoint or start a new run folder"));
+  }
+  if (!loaded->empty()) {
+    LOG(INFO) << "resumed " << *loaded << " at epoch " << *epoch << ", batch " << *batch << " (micro-batch "
+              << *iteration << ", optimizer step " << *steps << ")";
+    if (!unusable.empty()) {
+      LOG(WARNING) << "--resume skipped " << unusable.size() << " newer unusable checkpoint(s); training repeats from micro-batch "
+                   << *iteration;
+    }
+    RETURN_IF_ERROR(Failpoint("resumed"));
+  }
+  if (c_.communicator->world_size() > 1) {
+    // Every rank must continue from the same place.
+    auto where = torch::tensor({static_cast<double>(*iteration)}, torch::kFloat64);
+    RETURN_IF_ERROR(c_.communicator->AllReduceMean({where}));
+    if (where.item<double>() != static_cast<double>(*iteration)) {
+      return absl::FailedPreconditionError(absl::StrCat("rank ", c_.communicator->rank(), " resumed micro-batch ",
+                                                        *iteration, " but the ranks disagree (mean ", where.item<double>(),
+                                                        "): do all ranks see the same run folder?"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
+  // SIGTERM / SIGUSR1 during training: finish the step, checkpoint, stop.
+  PreemptionWatch preemption;
   // libtorch reports numerical and shape failures by exception: turn them into
   // an error naming where training stopped and what can be resumed.
   try {
@@ -226,17 +269,9 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   const bool writer = c_.communicator->rank() == 0;
   const std::string metrics_path =
       writer ? run_dir_ + "/metrics.csv" : absl::StrCat(run_dir_, "/.rank", c_.communicator->rank(), "_metrics.csv");
-  if (resume) {
-    const std::string latest = LatestCheckpoint(run_dir_ + "/checkpoints");
-    if (latest.empty()) {
-      LOG(WARNING) << "--resume: no checkpoint in " << run_dir_ << "/checkpoints yet; starting at step 0";
-    } else {
-      RETURN_IF_ERROR(LoadCheckpoint(latest, &epoch, &batch, &iteration, &steps));
-      summary.last_checkpoint = latest;
-      LOG(INFO) << "resumed " << latest << " at epoch " << epoch << ", batch " << batch << " (micro-batch "
-                << iteration << ", optimizer step " << steps << ")";
-    }
-  }
+  RETURN_IF_ERROR(Failpoint("startup"));
+  if (resume) RETURN_IF_ERROR(ResumeLatestGood(&epoch, &batch, &iteration, &steps, &summary.last_checkpoint));
+  std::optional<double> resumed_first_loss;
   // Metrics: keep the complete rows before the resumed position, then append.
   // A kill can leave a row cut anywhere (the stream flushes when its buffer
   // fills), even inside its iteration number, so only newline-terminated rows
@@ -260,6 +295,12 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
           int64_t it = 0;
           if (n == fields && absl::SimpleAtoi(line.substr(0, line.find(',')), &it) && it < iteration) {
             kept += std::string(line) + "\n";
+            // The run's first loss (column 4), for the summary of a resumed run.
+            std::vector<absl::string_view> cells = absl::StrSplit(line, ',');
+            double first = 0;
+            if (!resumed_first_loss.has_value() && cells.size() > 3 && absl::SimpleAtod(cells[3], &first)) {
+              resumed_first_loss = first;
+            }
           }
         }
       }
@@ -291,7 +332,9 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   }
   const auto start = std::chrono::steady_clock::now();
   int64_t done_this_run = 0;
+  int64_t saved_at = -1;  // micro-batch of the last checkpoint this run wrote
   bool warned_collapse = false;
+  bool stop_agreed = false;  // a preemption signal, agreed by all ranks
   int collapsed_for = 0;
   while (iteration < total && epoch < epochs) {
     c_.loader->Start(epoch, batch);
@@ -310,19 +353,25 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
       WorldModelBatch b = next->To(device_);
       ObjectiveOutput out =
           step.ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, params, 1.0 / accum);
+      RETURN_IF_ERROR(Failpoint("step"));
       if (c_.communicator->world_size() > 1) {
-        // Log the global batch's loss terms: average them over ranks.
+        // Log the global batch's loss terms: average them over ranks. A stop
+        // request rides along, so every rank stops after the same step
+        // however the signal's arrival was staggered.
         std::vector<double> vals = {out.loss.item<double>(), out.pred_std, out.target_std};
         for (const auto& [k, v] : out.terms) vals.push_back(v);
+        vals.push_back(PreemptionWatch::Requested() ? 1.0 : 0.0);
         auto t = torch::tensor(vals, torch::kFloat64);
-        c_.communicator->AllReduceMean({t});
+        RETURN_IF_ERROR(c_.communicator->AllReduceMean({t}));
         out.pred_std = t[1].item<double>();
         out.target_std = t[2].item<double>();
         size_t k = 3;
         for (auto& [name, v] : out.terms) v = t[k++].item<double>();
         logged_loss_ = t[0].item<double>();
+        if (t[k].item<double>() > 0) stop_agreed = true;
       } else {
         logged_loss_ = out.loss.item<double>();
+        if (PreemptionWatch::Requested()) stop_agreed = true;
       }
       const double loss = logged_loss_;
       if (!std::isfinite(loss)) {
@@ -341,7 +390,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
           for (const auto& p : params) {
             if (p.grad().defined()) grads.push_back(p.grad());
           }
-          c_.communicator->AllReduceMean(grads);
+          RETURN_IF_ERROR(c_.communicator->AllReduceMean(grads));
         }
         grad_norm = ClipGradNorm(params, tc.clip_grad());
         opt.step();
@@ -352,8 +401,8 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
       }
       iteration = it + 1;
       ++done_this_run;
-      if (summary.micro_batches == 0) summary.first_loss = loss;
-      ++summary.micro_batches;
+      if (done_this_run == 1) summary.first_loss = resumed_first_loss.value_or(loss);
+      summary.micro_batches = iteration;  // of the whole run, resumed parts included
       summary.last_loss = loss;
       summary.last_terms = out.terms;
       // Collapse: predictions that no longer differ between positions, for
@@ -379,10 +428,21 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
         metrics << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s,elapsed_s,data_wait_s\n";
         header_written = true;
       }
-      metrics << it << "," << epoch << "," << steps << "," << loss;
-      for (const auto& [k, v] : out.terms) metrics << "," << v;
-      metrics << "," << lr << "," << wd << "," << momentum << "," << grad_norm << "," << out.pred_std << ","
-              << out.target_std << "," << ips << "," << elapsed << "," << data_wait << "\n";
+      {
+        std::ostringstream row;
+        row << it << "," << epoch << "," << steps << "," << loss;
+        for (const auto& [k, v] : out.terms) row << "," << v;
+        row << "," << lr << "," << wd << "," << momentum << "," << grad_norm << "," << out.pred_std << ","
+            << out.target_std << "," << ips << "," << elapsed << "," << data_wait << "\n";
+        const std::string text = row.str();
+        const size_t half = text.size() / 2;
+        metrics << text.substr(0, half);
+        if (FailpointArmed()) {
+          metrics.flush();  // as a kill between two buffer flushes leaves it
+          RETURN_IF_ERROR(Failpoint("metrics_row"));
+        }
+        metrics << text.substr(half);
+      }
       {
         std::map<std::string, double> scalars = {{"loss/total", loss}, {"schedule/lr", lr}, {"schedule/weight_decay", wd},
                                                  {"monitor/pred_std", out.pred_std}, {"monitor/target_std", out.target_std},
@@ -405,6 +465,22 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
       if (at_step && tc.checkpoint_every() > 0 && steps % tc.checkpoint_every() == 0) {
         metrics.flush();  // rows up to the checkpoint survive a crash
         RETURN_IF_ERROR(SaveCheckpoint(epoch, c_.loader->position(), iteration, steps, &summary.last_checkpoint));
+        saved_at = iteration;
+      }
+      if (at_step && stop_agreed && iteration < total) {
+        // Preempted: the step is complete; make sure it is on disk, then stop.
+        metrics.flush();
+        events->Flush();
+        if (saved_at != iteration) {
+          RETURN_IF_ERROR(SaveCheckpoint(epoch, c_.loader->position(), iteration, steps, &summary.last_checkpoint));
+        }
+        RETURN_IF_ERROR(c_.communicator->Barrier());
+        const std::string why = PreemptionWatch::SignalName().empty() ? "another rank's stop signal"
+                                                                      : PreemptionWatch::SignalName();
+        LOG(WARNING) << "preempted by " << why << " after micro-batch " << iteration << " (optimizer step " << steps
+                     << "): checkpoint " << summary.last_checkpoint << "; continue with --resume --run_dir=" << run_dir_;
+        return PreemptedError(absl::StrCat("preempted by ", why, " at micro-batch ", iteration, "; checkpoint ",
+                                           summary.last_checkpoint, " (resume with --resume)"));
       }
     }
     if (c_.loader->position() >= per_epoch) {
@@ -422,8 +498,8 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
     RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.target), run_dir_ + "/target_encoder.pt"));
     RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.encoder), run_dir_ + "/encoder.pt"));
   }
-  c_.communicator->Barrier();
-  LOG(INFO) << "trained " << summary.micro_batches << " micro-batches in this run (" << steps
+  RETURN_IF_ERROR(c_.communicator->Barrier());
+  LOG(INFO) << "trained " << done_this_run << " micro-batches in this run (" << steps
             << " optimizer steps in total); loss " << summary.first_loss << " -> " << summary.last_loss
             << "; checkpoint " << summary.last_checkpoint;
   return summary;

@@ -8,11 +8,18 @@
 // CPU, see sharded_step.h); every accum_iter-th micro-batch clip, step, zero the
 // gradients and update the target with momentum ema(it) (official order).
 //
-// Checkpoints (every checkpoint_every optimizer steps and at the end; the
-// last keep_last kept) are written atomically and hold the three networks, the
-// optimizer, the schedule position, the RNG state, the loader position and the
-// resolved config. Resuming from one on CPU with the same threads gives
-// bit-identical parameters to an uninterrupted run.
+// Checkpoints (every checkpoint_every optimizer steps, on preemption and at
+// the end; the last keep_last kept) hold the three networks, the optimizer,
+// the schedule position, the RNG state, the loader position and the resolved
+// config. They are written durably (temporary, fsync, CRC sidecar, rename), so
+// a kill or a full disk never damages the previous one; --resume takes the
+// newest one that verifies, moving damaged ones aside. Resuming on CPU with
+// the same threads gives bit-identical parameters to an uninterrupted run.
+//
+// SIGTERM / SIGUSR1 (preemption.h): the ranks agree to stop at the end of the
+// optimizer step in progress, write a checkpoint and return a Preempted
+// status. A lost rank makes the collectives fail: the survivors stop with an
+// error naming it and write nothing.
 #ifndef CHEXWORLD_TRAIN_PRETRAINER_H_
 #define CHEXWORLD_TRAIN_PRETRAINER_H_
 
@@ -27,6 +34,7 @@
 #include "chexworld/models/predictor.h"
 #include "chexworld/objectives/objective.h"
 #include "chexworld/proto/experiment.pb.h"
+#include "chexworld/train/checkpoint_dir.h"
 #include "chexworld/train/distributed.h"
 #include "chexworld/train/schedules.h"
 
@@ -45,6 +53,7 @@ struct PretrainComponents {
   std::shared_ptr<Communicator> communicator;
 };
 
+// Of the whole run, parts before a resume included (timings: this process).
 struct PretrainSummary {
   int64_t micro_batches = 0;
   int64_t optimizer_steps = 0;
@@ -68,6 +77,10 @@ class Pretrainer {
   absl::Status SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps, std::string* path);
   absl::Status LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch, int64_t* iteration,
                               int64_t* steps);
+  // Loads the newest checkpoint that verifies against its sidecar and parses,
+  // moving unusable newer ones aside; `loaded` stays "" when there is none.
+  absl::Status ResumeLatestGood(int64_t* epoch, int64_t* batch, int64_t* iteration, int64_t* steps,
+                                std::string* loaded);
 
   ExperimentConfig config_;
   std::string run_dir_;
@@ -75,9 +88,6 @@ class Pretrainer {
   torch::Device device_;
   double logged_loss_ = 0;
 };
-
-// The newest checkpoint-*.pt in `dir` ("" if none).
-std::string LatestCheckpoint(const std::string& dir);
 
 // Loads the networks of a training checkpoint, strictly by name (any of them
 // may be null). The trainer's resume and the analyses share it.

@@ -1,0 +1,52 @@
+# Shared by the shell tests: failing with context, and waiting on what a run
+# writes (never on the clock).
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# expect_status WANT CMD...: runs CMD, fails unless it exits with WANT.
+expect_status() {
+  local want="$1"; shift
+  set +e; "$@"; local got=$?; set -e
+  [ "$got" = "$want" ] || fail "exit status $got, expected $want: $*"
+}
+
+# wait_for_line FILE PATTERN PID: until FILE has a line matching PATTERN;
+# fails if process PID ends first (so a run that dies never leaves us waiting).
+wait_for_line() {
+  local file="$1" pattern="$2" pid="$3"
+  until grep -q -- "$pattern" "$file" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { grep -q -- "$pattern" "$file" 2>/dev/null && return 0; fail "process $pid ended before '$pattern' appeared in $file"; }
+    sleep 0.02
+  done
+}
+
+# wait_for_checkpoints DIR N PID: until DIR/checkpoints holds N checkpoints.
+wait_for_checkpoints() {
+  local dir="$1" n="$2" pid="$3"
+  until [ "$(ls "$dir/checkpoints" 2>/dev/null | grep -c '\.pt$')" -ge "$n" ]; do
+    kill -0 "$pid" 2>/dev/null || fail "process $pid ended before $n checkpoints appeared in $dir"
+    sleep 0.02
+  done
+}
+
+# wait_for_rows FILE N PID: until the CSV FILE has N data rows (after its header).
+wait_for_rows() {
+  local file="$1" n="$2" pid="$3"
+  until [ -f "$file" ] && [ "$(($(wc -l < "$file") - 1))" -ge "$n" ]; do
+    kill -0 "$pid" 2>/dev/null || fail "process $pid ended before $file had $n rows"
+    sleep 0.02
+  done
+}
+
+# same_run A B: bit-identical exports and loss trajectory (timing columns aside).
+same_run() {
+  local a="$1" b="$2" what="$3"
+  for f in target_encoder.pt encoder.pt; do
+    cmp -s "$a/$f" "$b/$f" || fail "$f differs ($what)"
+  done
+  diff <(cut -d, -f1-12 "$a/metrics.csv") <(cut -d, -f1-12 "$b/metrics.csv") > /dev/null ||
+    fail "metrics differ ($what)"
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
