@@ -1,6 +1,8 @@
 // Shards (round trip, receipts, integrity errors), the phantom, the dual-view
 // transform's geometry and actions, and the loader (determinism over thread
 // counts, resume position, ranks, error propagation, shutdown).
+#include <hdf5.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -86,6 +88,35 @@ TEST(ShardTest, RoundTripAcrossShardsWithReceipts) {
   EXPECT_EQ(receipt->photometric, "MONOCHROME1");
   ShardSample s;
   EXPECT_EQ((*ds)->Read(10, &s).code(), absl::StatusCode::kOutOfRange);
+}
+
+// Found by tests/fuzz/shard_fuzz: receipts shorter than the image count were
+// read past their end (a heap overflow); now each array is checked.
+TEST(ShardTest, ShortReceiptsFailNamingTheArray) {
+  const std::string path = Tmp("short_receipts.h5");
+  auto w = ShardWriter::Create(path, Schema(8, 8));
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*w)->Add(Record(i, 8, 8, 1)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  {  // Replace receipts/crop_box with a one-entry array.
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "receipts/crop_box", H5P_DEFAULT), 0);
+    hsize_t dims[2] = {1, 4};
+    int32_t box[4] = {0, 0, 8, 8};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t ds = H5Dcreate2(f, "receipts/crop_box", H5T_NATIVE_INT32, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, box), 0);
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  auto r = ShardReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE((*r)->ReadReceipt(0).ok());
+  auto bad = (*r)->ReadReceipt(2);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("receipts/crop_box has 1 entries, image 2 needs 3"));
 }
 
 TEST(ShardTest, SixteenBitImages) {

@@ -71,6 +71,11 @@ absl::StatusOr<DecodedImage> DecodePng(const std::string& bytes, const std::stri
   png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
   int depth = png_get_bit_depth(png, info), color = png_get_color_type(png, info);
   if (w == 0 || h == 0) png_error(png, "zero-size image");
+  if (static_cast<int64_t>(w) * h > kMaxDecodedPixels) {
+    error = absl::StrCat(w, " x ", h, " pixels exceeds the limit of ", kMaxDecodedPixels, " pixels");
+    png_destroy_read_struct(&png, &info, nullptr);
+    return absl::InvalidArgumentError(absl::StrCat(name, ": PNG of ", error));
+  }
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
@@ -129,7 +134,10 @@ absl::StatusOr<DecodedImage> DecodeJpeg(const std::string& bytes, const std::str
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = JpegExit;
   err.mgr.output_message = JpegOutput;
+  // Every C++ object lives before setjmp: libjpeg reports errors by longjmp,
+  // which would skip the destructors of objects made after it.
   DecodedImage out;
+  std::vector<uint8_t> row;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
     return absl::DataLossError(absl::StrCat(name, ": corrupt JPEG: ", err.message));
@@ -140,6 +148,11 @@ absl::StatusOr<DecodedImage> DecodeJpeg(const std::string& bytes, const std::str
     jpeg_destroy_decompress(&cinfo);
     return absl::DataLossError(absl::StrCat(name, ": no JPEG header"));
   }
+  if (static_cast<int64_t>(cinfo.image_width) * cinfo.image_height > kMaxDecodedPixels) {
+    jpeg_destroy_decompress(&cinfo);
+    return absl::InvalidArgumentError(absl::StrCat(name, ": JPEG of ", cinfo.image_width, " x ", cinfo.image_height,
+                                                   " pixels exceeds the limit of ", kMaxDecodedPixels, " pixels"));
+  }
   out.photometric = cinfo.num_components >= 3 ? "RGB" : "GRAY";
   cinfo.out_color_space = JCS_GRAYSCALE;  // libjpeg converts YCbCr -> Y (luma)
   jpeg_start_decompress(&cinfo);
@@ -148,7 +161,7 @@ absl::StatusOr<DecodedImage> DecodeJpeg(const std::string& bytes, const std::str
     jpeg_destroy_decompress(&cinfo);
     return absl::DataLossError(absl::StrCat(name, ": unsupported JPEG layout"));
   }
-  std::vector<uint8_t> row(w);
+  row.resize(w);
   out.image = GrayImage(h, w);
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW rp = row.data();

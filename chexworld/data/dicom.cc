@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "chexworld/data/dicom_precheck.h"
 
 namespace chexworld {
 namespace {
@@ -70,6 +71,8 @@ absl::StatusOr<DecodedImage> DecodeDicomBytes(const std::string& bytes, const st
     return true;
   }();
   (void)quiet;
+  // Lengths and pixel description checked before GDCM allocates or asserts on them.
+  if (absl::Status s = PrecheckDicom(bytes, name); !s.ok()) return s;
   gdcm::ImageReader reader;
   std::istringstream stream(bytes);
   reader.SetStream(stream);
@@ -79,12 +82,20 @@ absl::StatusOr<DecodedImage> DecodeDicomBytes(const std::string& bytes, const st
   const unsigned int* dims = img.GetDimensions();
   const int w = static_cast<int>(dims[0]), h = static_cast<int>(dims[1]);
   if (w <= 0 || h <= 0) return absl::InvalidArgumentError(absl::StrCat(name, ": zero-size DICOM image"));
+  if (static_cast<int64_t>(w) * h > kMaxDecodedPixels) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": DICOM image of ", w, " x ", h, " pixels exceeds the limit of ",
+                                                   kMaxDecodedPixels, " pixels"));
+  }
   const gdcm::PixelFormat pf = img.GetPixelFormat();
   if (pf.GetSamplesPerPixel() != 1) {
     return absl::UnimplementedError(absl::StrCat(name, ": ", pf.GetSamplesPerPixel(), " samples per pixel (only grayscale radiographs)"));
   }
   const std::string photometric(absl::StripAsciiWhitespace(
       gdcm::PhotometricInterpretation::GetPIString(img.GetPhotometricInterpretation())));
+  if (img.GetNumberOfDimensions() > 2 && dims[2] > 1 &&
+      static_cast<int64_t>(w) * h * dims[2] > 4 * kMaxDecodedPixels) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ", dims[2], " frames of ", w, " x ", h, " pixels"));
+  }
   const size_t length = img.GetBufferLength();
   const size_t expected = static_cast<size_t>(w) * h * (pf.GetBitsAllocated() / 8);
   if (length < expected || (pf.GetBitsAllocated() != 8 && pf.GetBitsAllocated() != 16)) {

@@ -11,6 +11,10 @@
 
 namespace chexworld {
 
+// The most pixels a decoder accepts (about 134 megapixels, 11585 x 11585;
+// radiographs are at most about 20): a header cannot make us allocate more.
+inline constexpr int64_t kMaxDecodedPixels = int64_t{1} << 27;
+
 struct GrayImage {
   int height = 0;
   int width = 0;

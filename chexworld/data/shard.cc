@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -453,6 +454,22 @@ absl::StatusOr<Receipt> ShardReader::ReadReceipt(int64_t index) const {
   ASSIGN_OR_RETURN(auto bits, ReadNumeric<int32_t>(g.get(), "bits_stored", H5T_NATIVE_INT32));
   ASSIGN_OR_RETURN(auto crop, ReadNumeric<int32_t>(g.get(), "crop_box", H5T_NATIVE_INT32));
   ASSIGN_OR_RETURN(auto content, ReadNumeric<int32_t>(g.get(), "content_box", H5T_NATIVE_INT32));
+  // Each receipt array must cover the index (a shard from another writer may
+  // be short): DataLoss naming the array, never a read past its end.
+  const size_t i = static_cast<size_t>(index);
+  for (const auto& [name, n, per] : std::vector<std::tuple<const char*, size_t, size_t>>{
+           {"source_path", sources.size(), 1},
+           {"photometric", photometric.size(), 1},
+           {"windowing", windowing.size(), 1},
+           {"original_hw", original.size(), 2},
+           {"bits_stored", bits.size(), 1},
+           {"crop_box", crop.size(), 4},
+           {"content_box", content.size(), 4}}) {
+    if (n < (i + 1) * per) {
+      return absl::DataLossError(absl::StrCat(path_, ": receipts/", name, " has ", n / per, " entries, image ", index,
+                                              " needs ", index + 1));
+    }
+  }
   r.source_path = sources[index];
   r.photometric = photometric[index];
   r.windowing = windowing[index];

@@ -357,5 +357,70 @@ TEST(CheckpointTest, ExportReadsInPythonAndBack) {
   }
 }
 
+// Files from strangers: made by Python's torch (each the way an attacker or a
+// broken writer would), every one must fail with a clear error, never run
+// code or allocate what the file claims.
+TEST(CheckpointTest, StrangersFilesAreRefusedOrReadSafely) {
+  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Debian's python3-torch is not installed: skipping the hostile-checkpoint check";
+  }
+  const std::string dir = TmpPath("strangers");
+  const std::string script = TmpPath("strangers.py");
+  std::ofstream(script) << R"(import argparse, collections, os, sys, zipfile, torch
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + d + "/pwned",))
+torch.save({"w": torch.ones(2), "x": Evil()}, d + "/evil.pt")
+# The official layout: {'model': OrderedDict, 'epoch', 'args': Namespace}.
+torch.save({"model": collections.OrderedDict(w=torch.arange(6.).reshape(2, 3)), "epoch": 7,
+            "args": argparse.Namespace(lr=1e-3, model="vit_base", sizes=[1, 2])}, d + "/official.pth")
+# A stride-0 view of 4 floats that claims 10^12 elements.
+torch.save({"w": torch.zeros(4).as_strided((1000000, 1000000), (0, 0))}, d + "/huge.pt")
+torch.save({"w": torch.arange(4096.)}, d + "/good.pt")
+data = open(d + "/good.pt", "rb").read()
+open(d + "/truncated.pt", "wb").write(data[: len(data) // 2])
+flipped = bytearray(data)
+z = zipfile.ZipFile(d + "/good.pt")
+info = [i for i in z.infolist() if i.filename.endswith("/data/0")][0]
+flipped[info.header_offset + 30 + len(info.filename) + len(info.extra) + 100] ^= 0xFF
+open(d + "/flipped.pt", "wb").write(bytes(flipped))
+with zipfile.ZipFile(d + "/compressed.pt", "w", zipfile.ZIP_DEFLATED) as out:
+    for i in z.infolist():
+        out.writestr(i.filename, z.read(i.filename))
+)";
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir).c_str()), 0);
+  auto expect_error = [&](const std::string& file, absl::StatusCode code, const std::string& words) {
+    auto sd = ReadTorchStateDict(dir + "/" + file);
+    ASSERT_FALSE(sd.ok()) << file << " was accepted";
+    EXPECT_EQ(sd.status().code(), code) << file << ": " << sd.status();
+    EXPECT_THAT(std::string(sd.status().message()), HasSubstr(words)) << file;
+    EXPECT_THAT(std::string(sd.status().message()), HasSubstr(dir + "/" + file));
+  };
+  expect_error("evil.pt", absl::StatusCode::kPermissionDenied, "global 'posix.system' is not allowed");
+  EXPECT_FALSE(std::ifstream(dir + "/pwned").good()) << "reading the file ran its code";
+  expect_error("huge.pt", absl::StatusCode::kDataLoss, "a tensor of 1e+12 elements from a file of");
+  expect_error("truncated.pt", absl::StatusCode::kDataLoss, "not a readable torch zip archive");
+  expect_error("flipped.pt", absl::StatusCode::kDataLoss, "fails its CRC-32");
+  expect_error("compressed.pt", absl::StatusCode::kUnimplemented, "is compressed");
+
+  std::map<std::string, double> scalars;
+  auto official = ReadTorchStateDict(dir + "/official.pth", &scalars);
+  ASSERT_TRUE(official.ok()) << official.status();
+  ASSERT_EQ(official->size(), 1u);
+  EXPECT_EQ((*official)[0].first, "w");
+  EXPECT_TRUE(torch::equal((*official)[0].second, torch::arange(6.0f).reshape({2, 3})));
+  EXPECT_EQ(scalars.at("epoch"), 7);
+  auto doc = ReadTorchPickle(dir + "/official.pth");
+  ASSERT_TRUE(doc.ok());
+  const PickleValue* args = (*doc)->Get("args");
+  ASSERT_NE(args, nullptr);
+  EXPECT_EQ(args->kind, PickleValue::Kind::kObject);
+  EXPECT_EQ(args->s, "argparse.Namespace");
+  ASSERT_NE(args->Get("model"), nullptr);
+  EXPECT_EQ(args->Get("model")->s, "vit_base");
+}
+
 }  // namespace
 }  // namespace chexworld
