@@ -37,7 +37,9 @@ for t in "${targets[@]}"; do
   fi
   log="runs/fuzz/$t.log"
   set +e
-  "$bin/$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=3072 -jobs="$jobs" -workers="$jobs" \
+  parallel=()
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")  # -jobs=1 would hide the output in fuzz-0.log
+  "$bin/$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=3072 "${parallel[@]}" \
     -artifact_prefix="$crashes/" -print_final_stats=1 "$corpus" "tests/fuzz/seeds/$t" "${extra[@]}" > "$log" 2>&1
   rc=$?
   set -e
