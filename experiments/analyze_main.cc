@@ -20,6 +20,7 @@
 #include "chexworld/eval/analyses/analyses.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/models/ema.h"
+#include "chexworld/train/networks.h"
 #include "chexworld/train/pretrainer.h"
 
 DEFINE_string(run_dir, "", "pretraining run folder (config.textproto + checkpoints/)");
@@ -33,12 +34,10 @@ absl::Status Analyze(const std::string& run_dir, const std::vector<std::string>&
   torch::set_num_threads(config.run().threads() > 0 ? config.run().threads() : 2);
   const std::string ckpt = LatestCheckpoint(run_dir + "/checkpoints");
   if (ckpt.empty()) return absl::NotFoundError(absl::StrCat("no checkpoint in ", run_dir, "/checkpoints"));
-  ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(config.model().encoder()));
-  ASSIGN_OR_RETURN(std::shared_ptr<ViewTransform> transform, CreateViewTransform(config.data().transform()));
-  const int64_t g = transform->output_size() / encoder->patch_size();
-  ASSIGN_OR_RETURN(std::shared_ptr<Predictor> predictor,
-                   CreatePredictor(config.model().predictor(), PredictorContext{encoder->embed_dim(), encoder->num_heads(), g, g}));
-  auto target = MakeTargetEncoder(*encoder);
+  ASSIGN_OR_RETURN(WorldModelNetworks nets, BuildWorldModelNetworks(config));
+  std::shared_ptr<Encoder> encoder = nets.encoder, target = nets.target;
+  std::shared_ptr<Predictor> predictor = nets.predictor;
+  std::shared_ptr<ViewTransform> transform = nets.transform;
   RETURN_IF_ERROR(LoadCheckpointNetworks(ckpt, encoder.get(), target.get(), predictor.get()));
   encoder->eval();
   target->eval();

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (FLAGS_print_resolved) {
-    std::cout << chexworld::ToTextProto(*config);
+    std::cout << chexworld::ToTextProtoWithDefaults(*config);
     return 0;
   }
   if (FLAGS_resume && FLAGS_run_dir.empty()) {
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool writer = env->rank == 0;  // data-parallel ranks: rank 0 writes the run folder
-  if (auto s = writer ? chexworld::WriteTextProto(*config, run_dir + "/config.textproto") : absl::OkStatus(); !s.ok()) {
+  if (auto s = writer ? chexworld::WriteTextProto(*config, run_dir + "/config.textproto", /*with_defaults=*/true) : absl::OkStatus(); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }

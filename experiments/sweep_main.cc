@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
       LOG(INFO) << "=== variant " << v.name() << " (" << i + 1 << "/" << sweep.variants_size() << ")"
                 << (resume ? ", resuming" : "") << ": " << absl::StrJoin(v.set(), " ");
       chexworld::MakeDirectories(run_dir).IgnoreError();
-      if (auto s = chexworld::WriteTextProto(configs[i], run_dir + "/config.textproto"); !s.ok()) {
+      if (auto s = chexworld::WriteTextProto(configs[i], run_dir + "/config.textproto", /*with_defaults=*/true); !s.ok()) {
         std::cerr << "error: " << s.message() << "\n";
         return 1;
       }

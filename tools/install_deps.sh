@@ -3,6 +3,7 @@
 # benchmarks need. Idempotent: does nothing when everything is present.
 #
 #   tools/install_deps.sh            # install what is missing
+#   tools/install_deps.sh --fuzz     # also clang and its libFuzzer/sanitizer runtimes (tools/fuzz.sh)
 #   tools/install_deps.sh --check    # only report; exit 1 if something is missing
 set -euo pipefail
 
@@ -19,6 +20,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-h5py               # interop tests: Python reads our exports
 )
+
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev)   # clang 14: libFuzzer, ASan, UBSan (--config=fuzz)
+  shift
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -334,9 +334,74 @@ std::string ToTextProto(const pb::Message& message) {
   return out;
 }
 
-absl::Status WriteTextProto(const pb::Message& message, const std::string& path) {
-  return WriteFileAtomically(path, absl::StrCat("# proto-message: ", message.GetDescriptor()->full_name(),
-                                                "\n", ToTextProto(message)));
+namespace {
+
+void PrintWithDefaults(const pb::Message& m, int indent, std::string* out);
+
+// One field value in text format; messages recurse (an Any is unpacked).
+void PrintValue(const pb::Message& m, const pb::FieldDescriptor* f, int index, int indent, std::string* out) {
+  const pb::Reflection* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  const std::string pad(2 * indent, ' ');
+  switch (f->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
+      const pb::Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
+      absl::StrAppend(out, pad, f->name(), " {\n");
+      PrintWithDefaults(sub, indent + 1, out);
+      absl::StrAppend(out, pad, "}\n");
+      return;
+    }
+    default:
+      break;
+  }
+  std::string v;
+  pb::TextFormat::PrintFieldValueToString(m, f, rep ? index : -1, &v);
+  absl::StrAppend(out, pad, f->name(), ": ", v, "\n");
+}
+
+void PrintWithDefaults(const pb::Message& m, int indent, std::string* out) {
+  const pb::Descriptor* d = m.GetDescriptor();
+  const pb::Reflection* r = m.GetReflection();
+  const std::string pad(2 * indent, ' ');
+  if (d->full_name() == "google.protobuf.Any") {
+    const auto& any = static_cast<const pb::Any&>(m);
+    const pb::Descriptor* inner = any.type_url().empty() ? nullptr
+        : pb::DescriptorPool::generated_pool()->FindMessageTypeByName(any.type_url().substr(any.type_url().rfind('/') + 1));
+    if (inner != nullptr) {
+      std::unique_ptr<pb::Message> unpacked(pb::MessageFactory::generated_factory()->GetPrototype(inner)->New());
+      if (any.UnpackTo(unpacked.get())) {
+        absl::StrAppend(out, pad, "[", any.type_url(), "] {\n");
+        PrintWithDefaults(*unpacked, indent + 1, out);
+        absl::StrAppend(out, pad, "}\n");
+        return;
+      }
+    }
+  }
+  for (int i = 0; i < d->field_count(); ++i) {
+    const pb::FieldDescriptor* f = d->field(i);
+    if (f->is_repeated()) {
+      for (int k = 0; k < r->FieldSize(m, f); ++k) PrintValue(m, f, k, indent, out);
+    } else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE || f->containing_oneof() != nullptr ||
+               f->has_presence()) {
+      // Presence matters: printing an unset message would set it.
+      if (r->HasField(m, f)) PrintValue(m, f, -1, indent, out);
+    } else {
+      PrintValue(m, f, -1, indent, out);  // proto3 scalar: print its value even when it is the default
+    }
+  }
+}
+
+}  // namespace
+
+std::string ToTextProtoWithDefaults(const pb::Message& message) {
+  std::string out;
+  PrintWithDefaults(message, 0, &out);
+  return out;
+}
+
+absl::Status WriteTextProto(const pb::Message& message, const std::string& path, bool with_defaults) {
+  return WriteFileAtomically(path, absl::StrCat("# proto-message: ", message.GetDescriptor()->full_name(), "\n",
+                                                with_defaults ? ToTextProtoWithDefaults(message) : ToTextProto(message)));
 }
 
 }  // namespace chexworld

@@ -46,11 +46,18 @@ absl::Status ResolveComponents(google::protobuf::Message* message);
 absl::StatusOr<ExperimentConfig> LoadExperimentConfig(const std::string& path,
                                                       const std::vector<std::string>& overrides);
 
-// Text format with Any options expanded (what --print_resolved shows).
+// Text format with Any options expanded, fields at their default omitted
+// (the canonical form checkpoints store and compare).
 std::string ToTextProto(const google::protobuf::Message& message);
 
-// Writes ToTextProto(message) to `path` (atomically: temp file + rename).
-absl::Status WriteTextProto(const google::protobuf::Message& message, const std::string& path);
+// The same with every scalar field printed, defaults included (seed: 0,
+// precision: FP32, ...): what --print_resolved shows and run folders keep.
+// Parses back to the same message.
+std::string ToTextProtoWithDefaults(const google::protobuf::Message& message);
+
+// Writes ToTextProto(message), or ToTextProtoWithDefaults, to `path` (atomically).
+absl::Status WriteTextProto(const google::protobuf::Message& message, const std::string& path,
+                            bool with_defaults = false);
 
 }  // namespace chexworld
 

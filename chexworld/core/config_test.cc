@@ -14,6 +14,7 @@ namespace chexworld {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::WidgetOptions;
 
 constexpr char kConfig[] = R"pb(
@@ -44,6 +45,29 @@ TEST(ConfigTest, LoadsAndResolves) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->run().seed(), 3u);
   EXPECT_EQ(EncoderOptions(*c).width(), 5);
+}
+
+// --print_resolved and run folders spell every default out (seed: 0, ...),
+// keep unset messages unset, expand Any options, and parse back unchanged.
+TEST(ConfigTest, PrintingWithDefaultsShowsZeroValuesAndRoundTrips) {
+  auto c = LoadExperimentConfig(WriteTemp("zero.textproto", R"pb(
+    run { name: "unit" }
+    model { encoder { name: "test_widget" } }
+    data { batch_size: 8 }
+    trainer { epochs: 1 }
+  )pb"), {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string text = ToTextProtoWithDefaults(*c);
+  EXPECT_THAT(text, HasSubstr("  seed: 0\n"));
+  EXPECT_THAT(text, HasSubstr("  threads: 0\n"));
+  EXPECT_THAT(text, HasSubstr("precision: FP32"));
+  EXPECT_THAT(text, HasSubstr("[type.googleapis.com/chexworld.testing.WidgetOptions] {"));
+  EXPECT_THAT(text, Not(HasSubstr("predictor {")));  // unset: stays unset
+  EXPECT_THAT(ToTextProto(*c), Not(HasSubstr("seed:")));
+  ExperimentConfig back;
+  ASSERT_TRUE(ParseTextProto(text, "back", &back).ok());
+  EXPECT_EQ(ToTextProto(back), ToTextProto(*c));
+  EXPECT_FALSE(back.model().has_predictor());
 }
 
 TEST(ConfigTest, MisspelledFieldReportsFileLineColumn) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 
 namespace chexworld {
 
@@ -86,6 +87,28 @@ absl::Status ComponentCatalog::Register(ComponentInfo info) {
   return absl::OkStatus();
 }
 
+absl::Status ComponentCatalog::RegisterVariant(ComponentVariant variant) {
+  if (!IsSnakeCase(variant.name)) {
+    return absl::InvalidArgumentError(absl::StrCat(variant.kind, " variant '", variant.name, "' is not lower_snake_case"));
+  }
+  for (const auto& v : variants_) {
+    if (v->kind == variant.kind && v->name == variant.name) {
+      return absl::AlreadyExistsError(absl::StrCat("duplicate ", variant.kind, " variant '", variant.name, "'"));
+    }
+  }
+  variants_.push_back(std::make_unique<ComponentVariant>(std::move(variant)));
+  return absl::OkStatus();
+}
+
+std::vector<const ComponentVariant*> ComponentCatalog::Variants(absl::string_view kind,
+                                                                absl::string_view component) const {
+  std::vector<const ComponentVariant*> out;
+  for (const auto& v : variants_) {
+    if (v->kind == kind && v->component == component) out.push_back(v.get());
+  }
+  return out;
+}
+
 std::vector<const ComponentInfo*> ComponentCatalog::List(absl::string_view kind) const {
   std::vector<const ComponentInfo*> out;
   for (const auto& e : entries_) {
@@ -114,11 +137,33 @@ absl::StatusOr<const ComponentInfo*> ComponentCatalog::Find(absl::string_view ki
   std::vector<const ComponentInfo*> known = List(kind);
   std::string msg = name.empty() ? absl::StrCat("no ", kind, " name given")
                                  : absl::StrCat("unknown ", kind, " '", name, "'");
+  // A variant's name: say how to write it.
+  for (const auto& v : variants_) {
+    if (v->kind != kind || v->name != name) continue;
+    const ComponentInfo* c = nullptr;
+    for (const auto& e : entries_) {
+      if (e->kind == kind && e->name == v->component) c = e.get();
+    }
+    return absl::NotFoundError(absl::StrCat(
+        msg, ": '", name, "' is a variant of ", kind, " '", v->component, "' (", v->description, "). Write\n  name: \"",
+        v->component, "\"\n  options { [type.googleapis.com/", c != nullptr ? c->options_type : "?", "] { ", v->options,
+        " } }\nor, on the command line, --set <slot>.name=", v->component, " --set <slot>.options.",
+        absl::StrReplaceAll(v->options, {{": ", "="}, {"\"", ""}})));
+  }
   if (known.empty()) {
     absl::StrAppend(&msg, ". No ", kind, " is registered in this binary.");
   } else {
     if (!name.empty()) {
-      absl::StrAppend(&msg, ". Did you mean '", ClosestMatch(name, Names(kind)), "'?");
+      std::vector<std::string> candidates = Names(kind);
+      for (const auto& v : variants_) {
+        if (v->kind == kind) candidates.push_back(v->name);
+      }
+      const std::string closest = ClosestMatch(name, candidates);
+      std::string hint;
+      for (const auto& v : variants_) {
+        if (v->kind == kind && v->name == closest) hint = absl::StrCat(" (", v->component, " with ", v->options, ")");
+      }
+      absl::StrAppend(&msg, ". Did you mean '", closest, "'", hint, "?");
     }
     absl::StrAppend(&msg, "\nRegistered ", kind, "s:");
     for (const ComponentInfo* e : known) {
@@ -137,6 +182,9 @@ std::string ComponentCatalog::Describe() const {
     absl::StrAppend(&out, kind, " (", known.size(), ")\n");
     for (const ComponentInfo* e : known) {
       absl::StrAppend(&out, "  ", e->name, "  ", e->description, "  [", e->options_type, "]\n");
+      for (const ComponentVariant* v : Variants(kind, e->name)) {
+        absl::StrAppend(&out, "      variant ", v->name, ": ", v->options, "  ", v->description, "\n");
+      }
     }
   }
   return out;
@@ -166,3 +214,17 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> UnpackOptions(
 }
 
 }  // namespace chexworld
+
+namespace chexworld::internal {
+
+bool RegisterVariantOrDie(const char* kind, const char* component, const char* name, const char* options,
+                          const char* description) {
+  absl::Status s = ComponentCatalog::Global().RegisterVariant(ComponentVariant{kind, component, name, options, description});
+  if (!s.ok()) {
+    std::fprintf(stderr, "chexworld registry: %s\n", std::string(s.message()).c_str());
+    std::abort();
+  }
+  return true;
+}
+
+}  // namespace chexworld::internal

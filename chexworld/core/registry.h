@@ -53,6 +53,18 @@ struct ComponentInfo {
   std::string factory_signature;  // demangled-ish typeid name, for errors
 };
 
+// A named configuration of a component ("vit_tiny" = "vit" with
+// `preset: "tiny"`). Variants are not components: a config names the
+// component and sets the options; an unknown name that is a variant gets
+// that spelling in its error, and --list_components shows them.
+struct ComponentVariant {
+  std::string kind;
+  std::string component;  // the registered component
+  std::string name;       // the variant's name
+  std::string options;    // text-format fields of the component's options
+  std::string description;
+};
+
 class ComponentCatalog {
  public:
   // The process-wide catalog that the registration macro fills.
@@ -61,6 +73,8 @@ class ComponentCatalog {
   // AlreadyExists for a duplicate (kind, name); InvalidArgument for an unknown
   // kind or a name that is not lower_snake_case.
   absl::Status Register(ComponentInfo info);
+  absl::Status RegisterVariant(ComponentVariant variant);
+  std::vector<const ComponentVariant*> Variants(absl::string_view kind, absl::string_view component) const;
 
   // NotFound with the teaching message described above.
   absl::StatusOr<const ComponentInfo*> Find(absl::string_view kind,
@@ -75,6 +89,7 @@ class ComponentCatalog {
 
  private:
   std::vector<std::unique_ptr<ComponentInfo>> entries_;
+  std::vector<std::unique_ptr<ComponentVariant>> variants_;
 };
 
 // Closest string to `query` among `candidates` by edit distance ("" if none).
@@ -162,5 +177,16 @@ bool RegisterOrDie(const char* kind, const char* name, const char* description,
   static const bool CHEXWORLD_CONCAT(chexworld_registered_, __LINE__) =                   \
       ::chexworld::internal::RegisterOrDie<Options, Interface>(kind, name, description,   \
                                                                factory, validate)
+
+// Registers a variant of a component (at the bottom of the component's .cc):
+//   CHEXWORLD_REGISTER_VARIANT("encoder", "vit", "vit_tiny", "preset: \"tiny\"", "ViT-Tiny: 192 wide, 12 deep");
+#define CHEXWORLD_REGISTER_VARIANT(kind, component, name, options, description)          \
+  static const bool CHEXWORLD_CONCAT(chexworld_variant_, __LINE__) =                      \
+      ::chexworld::internal::RegisterVariantOrDie(kind, component, name, options, description)
+
+namespace chexworld::internal {
+bool RegisterVariantOrDie(const char* kind, const char* component, const char* name, const char* options,
+                          const char* description);
+}  // namespace chexworld::internal
 
 #endif  // CHEXWORLD_CORE_REGISTRY_H_

@@ -30,6 +30,10 @@ class Objective {
   virtual ~Objective() = default;
   // Whether batches need the second view (and offsets).
   virtual bool needs_two_views() const = 0;
+  // Whether the predictor's action input carries information (false: it is
+  // always the identity action, and an action network would only add
+  // parameters; the experiment check then asks for disable_action).
+  virtual bool conditions_on_actions() const { return true; }
   virtual ObjectiveOutput Compute(Encoder& context_encoder, Encoder& target_encoder, Predictor& predictor,
                                   const WorldModelBatch& batch) = 0;
 };

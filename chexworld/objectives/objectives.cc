@@ -42,6 +42,7 @@ class IjepaObjective : public Objective {
  public:
   explicit IjepaObjective(const IjepaObjectiveOptions& o) : o_(o) {}
   bool needs_two_views() const override { return false; }
+  bool conditions_on_actions() const override { return o_.augmented_context(); }
   ObjectiveOutput Compute(Encoder& ctx, Encoder& target, Predictor& pred, const WorldModelBatch& b) override {
     WorldModelBatch one;
     one.image1 = b.image1;

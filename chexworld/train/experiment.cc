@@ -22,6 +22,7 @@
 #include "chexworld/models/predictor.h"
 #include "chexworld/objectives/objective.h"
 #include "chexworld/train/distributed.h"
+#include "chexworld/train/networks.h"
 #include "chexworld/train/param_groups.h"
 #include "chexworld/train/pretrainer.h"
 #include "chexworld/train/runtime.h"
@@ -29,14 +30,6 @@
 
 namespace chexworld {
 namespace {
-
-int64_t CountParameters(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) {
-    if (p.requires_grad()) n += p.numel();
-  }
-  return n;
-}
 
 absl::Status Require(bool present, absl::string_view field, absl::string_view why) {
   if (present) return absl::OkStatus();
@@ -84,26 +77,16 @@ absl::Status CheckConcurrentShards(const ExperimentConfig& c) {
 absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir, bool resume,
                       torch::Device device) {
   PretrainComponents c;
-  ASSIGN_OR_RETURN(c.encoder, CreateEncoder(config.model().encoder()));
-  ASSIGN_OR_RETURN(std::shared_ptr<ViewTransform> transform, CreateViewTransform(config.data().transform()));
-  if (transform->output_size() % c.encoder->patch_size() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("data.transform output_size ", transform->output_size(),
-                                                   " is not a multiple of the encoder patch size ",
-                                                   c.encoder->patch_size()));
-  }
-  const int64_t g = transform->output_size() / c.encoder->patch_size();
-  if (g != c.encoder->grid_size()) {
-    LOG(WARNING) << "views are " << transform->output_size() << " px but the encoder is configured for "
-                 << c.encoder->image_size() << " px: position embeddings are interpolated every step";
-  }
-  ASSIGN_OR_RETURN(c.predictor, CreatePredictor(config.model().predictor(),
-                                                PredictorContext{c.encoder->embed_dim(), c.encoder->num_heads(), g, g}));
+  ASSIGN_OR_RETURN(WorldModelNetworks nets, BuildWorldModelNetworks(config));
+  c.encoder = nets.encoder;
+  c.predictor = nets.predictor;
   c.encoder->to(device);
   c.predictor->to(device);
-  c.target = MakeTargetEncoder(*c.encoder);
-  LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountParameters(*c.encoder)
+  c.target = MakeTargetEncoder(*c.encoder);  // after the move: the target lives where the encoder trains
+  std::shared_ptr<ViewTransform> transform = nets.transform;
+  LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountTrainableParameters(*c.encoder)
             << " trainable parameters; predictor '" << config.model().predictor().name()
-            << "': " << CountParameters(*c.predictor);
+            << "': " << CountTrainableParameters(*c.predictor);
   ASSIGN_OR_RETURN(c.objective, CreateObjective(config.objective()));
   ASSIGN_OR_RETURN(std::shared_ptr<Dataset> dataset, CreateDataset(config.data().dataset()));
   LOG(INFO) << "dataset '" << config.data().dataset().name() << "': " << dataset->size() << " images of "
@@ -132,13 +115,7 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
   lo.patch_size = static_cast<int>(c.encoder->patch_size());
   lo.two_views = c.objective->needs_two_views();
   ASSIGN_OR_RETURN(c.loader, PretrainLoader::Create(dataset, transform, masker, lo));
-  ParamGroups groups;
-  {
-    NamedParameters all = TrainableParameters(*c.encoder, "encoder.");
-    for (auto& p : TrainableParameters(*c.predictor, "predictor.")) all.push_back(p);
-    groups = SplitWeightDecay(all);
-  }
-  ASSIGN_OR_RETURN(c.optimizer, CreateOptimizer(config.optimizer(), groups));
+  ASSIGN_OR_RETURN(c.optimizer, CreateOptimizer(config.optimizer(), WorldModelParamGroups(*c.encoder, *c.predictor)));
   const double ipe_scale = config.trainer().ipe_scale() > 0 ? config.trainer().ipe_scale() : 1.0;
   ScheduleHorizon horizon{config.trainer().epochs(),
                           std::max<int64_t>(1, static_cast<int64_t>(ipe_scale * c.loader->batches_per_epoch()))};
@@ -179,6 +156,28 @@ absl::Status CheckRunConfig(const RunConfig& r) {
   return DistributedFromEnvironment().status();
 }
 
+// An objective that never conditions on actions with a predictor that builds
+// an action network trains parameters that only transform mask tokens by a
+// constant: refuse, naming both fixes.
+absl::Status CheckPredictorMatchesObjective(const ExperimentConfig& c) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Objective> objective, CreateObjective(c.objective()));
+  if (objective->conditions_on_actions()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(WorldModelNetworks nets, BuildWorldModelNetworks(c));
+  const std::shared_ptr<Predictor>& predictor = nets.predictor;
+  if (predictor->action_dim() == 0) return absl::OkStatus();
+  int64_t action_params = 0;
+  for (const auto& p : predictor->named_parameters()) {
+    if (p.key().rfind("policy_net.", 0) == 0) action_params += p.value().numel();
+  }
+  const int64_t all = CountTrainableParameters(*predictor);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "objective '", c.objective().name(), "' gives the predictor no actions (it always sees the identity action), but ",
+      "model.predictor '", c.model().predictor().name(), "' builds an action network of ", action_params,
+      " parameters (", all, " in all instead of ", all - action_params,
+      "): set model.predictor.options.disable_action=true for I-JEPA, or objective.options.augmented_context=true to "
+      "condition on the appearance augmentation"));
+}
+
 absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
   RETURN_IF_ERROR(CheckRunConfig(c.run()));
   RETURN_IF_ERROR(Require(c.model().has_encoder(), "model.encoder", "(every run builds an encoder)"));
@@ -195,6 +194,7 @@ absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
     RETURN_IF_ERROR(Require(c.schedule().has_ema_momentum(), "schedule.ema_momentum", why));
     RETURN_IF_ERROR(Require(c.trainer().epochs() > 0, "trainer.epochs", why));
     RETURN_IF_ERROR(CheckConcurrentShards(c));
+    RETURN_IF_ERROR(CheckPredictorMatchesObjective(c));
   }
   return absl::OkStatus();
 }
@@ -214,7 +214,7 @@ absl::Status RunExperiment(const ExperimentConfig& config, const std::string& ru
     RETURN_IF_ERROR(Pretrain(config, run_dir, resume, device));
   } else if (config.evals_size() == 0) {
     ASSIGN_OR_RETURN(std::shared_ptr<Encoder> encoder, CreateEncoder(config.model().encoder()));
-    LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountParameters(*encoder)
+    LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountTrainableParameters(*encoder)
               << " trainable parameters (no objective and no evaluation: nothing to run)";
   }
   if (config.evals_size() == 0) return absl::OkStatus();

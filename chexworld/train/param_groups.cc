@@ -42,4 +42,10 @@ std::unique_ptr<torch::optim::AdamW> MakeAdamW(const ParamGroups& groups, double
                                                torch::optim::AdamWOptions(lr).betas({beta1, beta2}).eps(eps));
 }
 
+ParamGroups WorldModelParamGroups(const torch::nn::Module& encoder, const torch::nn::Module& predictor) {
+  NamedParameters all = TrainableParameters(encoder, "encoder.");
+  for (auto& p : TrainableParameters(predictor, "predictor.")) all.push_back(p);
+  return SplitWeightDecay(all);
+}
+
 }  // namespace chexworld

@@ -24,6 +24,11 @@ NamedParameters TrainableParameters(const torch::nn::Module& module, const std::
 
 ParamGroups SplitWeightDecay(const NamedParameters& params);
 
+// The groups pretraining optimises: the context encoder's and the predictor's
+// trainable tensors, named with the official checkpoint prefixes
+// ("encoder.", "predictor.").
+ParamGroups WorldModelParamGroups(const torch::nn::Module& encoder, const torch::nn::Module& predictor);
+
 // AdamW over the two groups: weight_decay on `decay`, 0 on `no_decay`.
 std::unique_ptr<torch::optim::AdamW> MakeAdamW(const ParamGroups& groups, double lr, double weight_decay,
                                                double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8);

@@ -24,5 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   chexworld::ExperimentConfig again;
   if (!chexworld::ParseTextProto(printed, "printed.textproto", &again).ok()) __builtin_trap();
   if (chexworld::ToTextProto(again) != printed) __builtin_trap();
+  // The form with defaults spelled out parses to the same config too.
+  chexworld::ExperimentConfig from_defaults;
+  if (!chexworld::ParseTextProto(chexworld::ToTextProtoWithDefaults(config), "defaults.textproto", &from_defaults).ok()) {
+    __builtin_trap();
+  }
+  if (chexworld::ToTextProto(from_defaults) != printed) __builtin_trap();
   return 0;
 }

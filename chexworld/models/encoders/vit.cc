@@ -124,5 +124,9 @@ absl::StatusOr<std::shared_ptr<Encoder>> CreateViT(const ViTOptions& o) {
 CHEXWORLD_REGISTER_COMPONENT("encoder", "vit", ViTOptions, Encoder,
                              "Vision Transformer, no CLS token, fixed 2-D sin-cos positions (I-JEPA layout)",
                              &CreateViT, &ValidateViT);
+CHEXWORLD_REGISTER_VARIANT("encoder", "vit", "vit_tiny", "preset: \"tiny\"", "ViT-Tiny: width 192, depth 12, 3 heads");
+CHEXWORLD_REGISTER_VARIANT("encoder", "vit", "vit_small", "preset: \"small\"", "ViT-Small: width 384, depth 12, 6 heads");
+CHEXWORLD_REGISTER_VARIANT("encoder", "vit", "vit_base", "preset: \"base\"", "ViT-Base: width 768, depth 12, 12 heads (official)");
+CHEXWORLD_REGISTER_VARIANT("encoder", "vit", "vit_large", "preset: \"large\"", "ViT-Large: width 1024, depth 24, 16 heads");
 
 }  // namespace chexworld
