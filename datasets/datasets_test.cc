@@ -13,6 +13,7 @@
 #include "chexworld/data/phantom.h"
 #include "chexworld/data/shard.h"
 #include "datasets/csv.h"
+#include "absl/strings/str_cat.h"
 #include "datasets/labels.h"
 #include "datasets/packer.h"
 
@@ -235,6 +236,96 @@ TEST(PackerTest, NihFolderWithCorruptFileAndLabelProblems) {
   auto receipt = ShardReader::Open(Tmp("nih_out") + "/shard-00000.h5");
   ASSERT_TRUE(receipt.ok());
   EXPECT_EQ((*receipt)->ReadReceipt(0)->original_height, 80);
+}
+
+// The source's own split is stored per image: split files first, then a label
+// split column, then split folder names.
+TEST(PackerTest, StoredSplitsFromFoldersColumnsAndListFiles) {
+  const std::string in = Tmp("split_in");
+  int k = 0;
+  for (const char* split : {"train", "valid", "test"}) {
+    for (const char* cls : {"a", "b"}) {
+      for (int i = 0; i < 2; ++i) WriteImage(absl::StrCat(in, "/", split, "/", cls, "/x", k++, ".png"), 48, k);
+    }
+  }
+  PackOptions o;
+  o.input_dir = in;
+  o.output_dir = Tmp("split_out");
+  o.use_labels = true;
+  o.labels.preset = "folders";
+  o.size = 32;
+  o.progress = false;
+  auto r = Pack(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->splits.at("train"), 4);
+  EXPECT_EQ(r->splits.at("val"), 4);
+  EXPECT_EQ(r->splits.at("test"), 4);
+  EXPECT_THAT(r->ToString(), HasSubstr("stored splits: test 4 train 4 val 4"));
+  auto ds = ShardedDataset::Open(r->manifest);
+  ASSERT_TRUE(ds.ok());
+  ShardSample s;
+  ASSERT_TRUE((*ds)->Read(0, &s).ok());
+  EXPECT_EQ(s.split, SplitFromPath(s.id));
+  EXPECT_EQ((*ds)->manifest().shards(0).split_test(), 4);
+
+  // A split file wins over the folders; names it does not find are reported,
+  // a name in two files fails naming both.
+  const std::string tests = Tmp("test_list.txt");
+  std::ofstream(tests) << "x0.png\nx1.png\nnot_here.png\n";
+  o.split_lists = {{"test", tests}};
+  o.output_dir = Tmp("split_out2");
+  r = Pack(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->splits.at("test"), 6);
+  EXPECT_THAT(r->ToString(), HasSubstr(tests + ":3: 'not_here.png' names no image under the input"));
+  const std::string trains = Tmp("train_list.txt");
+  std::ofstream(trains) << "x1.png\n";
+  o.split_lists = {{"test", tests}, {"train", trains}};
+  EXPECT_THAT(std::string(Pack(o).status().message()), HasSubstr("'x1.png' is in two split files: " + tests + ":2"));
+  std::ofstream(trains) << "nothing.png\n";
+  o.split_lists = {{"train", trains}};
+  EXPECT_THAT(std::string(Pack(o).status().message()), HasSubstr("names none of the 12 images"));
+
+  // A generic split column (values train / valid / test, any case).
+  const std::string csv = Tmp("split_labels.csv");
+  std::ofstream(csv) << "file,label,part\ntrain/a/x0.png,a,TRAIN\ntrain/b/x2.png,b,Valid\ntest/a/x8.png,a,test\n"
+                        "test/b/x10.png,b,holdout\n";
+  PackOptions g = o;
+  g.split_lists.clear();
+  g.labels.preset = "generic";
+  g.labels.csv = csv;
+  g.labels.label_column = "label";
+  g.labels.split_column = "part";
+  g.output_dir = Tmp("split_out3");
+  r = Pack(g);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->splits.at("train"), 1);
+  EXPECT_EQ(r->splits.at("val"), 1);
+  // "holdout" is no split: the row is reported, and the folder name decides.
+  EXPECT_EQ(r->splits.at("test"), 2);
+  EXPECT_THAT(r->ToString(), HasSubstr("split 'holdout' is not train, val or test"));
+}
+
+TEST(LabelsTest, SeveralCsvsMergeByLabelName) {
+  const std::string a = Tmp("part_a.csv"), b = Tmp("part_b.csv");
+  std::ofstream(a) << "file,x,y\n1.png,1,0\n";
+  std::ofstream(b) << "file,y,z\n2.png,1,1\n";
+  LabelOptions o;
+  o.preset = "generic";
+  o.csv = a + "," + b;
+  o.label_columns = {"x", "y"};
+  auto t = LoadLabels(o);
+  // label_columns name what each file must have: z is not one, so b fails.
+  EXPECT_FALSE(t.ok());
+  std::ofstream(b) << "file,x,y\n2.png,0,1\n1.png,1,1\n";
+  t = LoadLabels(o);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(Labels(*t, "2.png"), ElementsAre(0.f, 1.f));
+  EXPECT_THAT(Labels(*t, "1.png"), ElementsAre(1.f, 0.f));  // the first file's row is kept
+  EXPECT_THAT(t->problems.back(), HasSubstr("'1.png' is also in an earlier file"));
+  EXPECT_EQ(NormalizeSplit(" Validation "), "val");
+  EXPECT_EQ(NormalizeSplit("dev"), "val");
+  EXPECT_EQ(NormalizeSplit("holdout"), "");
 }
 
 TEST(PackerTest, SameShardsForAnyThreadCount) {

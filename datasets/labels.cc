@@ -123,6 +123,19 @@ absl::StatusOr<LabelTable> Generic(const LabelOptions& o) {
   } else {
     return absl::InvalidArgumentError("preset 'generic' needs --label_column, --label_columns or --label_list_column");
   }
+  if (!o.split_column.empty()) {
+    auto col = csv->Column(o.split_column);
+    if (!col.ok()) return col.status();
+    for (size_t i = 0; i < csv->rows.size(); ++i) {
+      auto it = t.entries.find(csv->rows[i][*file_col]);
+      if (it == t.entries.end()) continue;
+      it->second.split = NormalizeSplit(csv->rows[i][*col]);
+      if (it->second.split.empty()) {
+        t.problems.push_back(absl::StrCat(csv->path, ":", csv->lines[i], ": split '", csv->rows[i][*col],
+                                          "' is not train, val or test: the image gets no stored split"));
+      }
+    }
+  }
   return t;
 }
 
@@ -391,7 +404,55 @@ void SetFolderClasses(LabelTable* table, const std::vector<std::string>& paths) 
   table->label_names.assign(classes.begin(), classes.end());
 }
 
+std::string NormalizeSplit(const std::string& name) {
+  const std::string n = absl::AsciiStrToLower(absl::StripAsciiWhitespace(name));
+  if (n == "train" || n == "training") return "train";
+  if (n == "val" || n == "valid" || n == "validation" || n == "dev") return "val";
+  if (n == "test" || n == "testing") return "test";
+  return "";
+}
+
+absl::StatusOr<LabelTable> LoadOneLabelFile(const LabelOptions& o);
+
 absl::StatusOr<LabelTable> LoadLabels(const LabelOptions& o) {
+  std::vector<std::string> files = absl::StrSplit(o.csv, ',', absl::SkipEmpty());
+  if (files.size() <= 1) return LoadOneLabelFile(o);
+  LabelTable merged;
+  const bool one_hot = o.preset == "generic" && !o.label_column.empty();
+  std::vector<LabelTable> tables;
+  for (const auto& f : files) {
+    LabelOptions one = o;
+    one.csv = f;
+    auto t = LoadOneLabelFile(one);
+    if (!t.ok()) return t.status();
+    for (const auto& n : t->label_names) {
+      if (std::find(merged.label_names.begin(), merged.label_names.end(), n) == merged.label_names.end()) {
+        merged.label_names.push_back(n);
+      }
+    }
+    tables.push_back(std::move(*t));
+  }
+  for (size_t k = 0; k < tables.size(); ++k) {
+    LabelTable& t = tables[k];
+    merged.problems.insert(merged.problems.end(), t.problems.begin(), t.problems.end());
+    merged.derived_from_path = merged.derived_from_path || t.derived_from_path;
+    for (auto& [key, e] : t.entries) {
+      LabelEntry out = e;
+      out.labels.assign(merged.label_names.size(), one_hot ? 0.f : kNaN);
+      for (size_t j = 0; j < t.label_names.size(); ++j) {
+        const size_t at = std::find(merged.label_names.begin(), merged.label_names.end(), t.label_names[j]) -
+                          merged.label_names.begin();
+        out.labels[at] = e.labels[j];
+      }
+      if (!merged.entries.emplace(key, std::move(out)).second) {
+        merged.problems.push_back(absl::StrCat(files[k], ": '", key, "' is also in an earlier file; the first row is kept"));
+      }
+    }
+  }
+  return merged;
+}
+
+absl::StatusOr<LabelTable> LoadOneLabelFile(const LabelOptions& o) {
   const std::string& p = o.preset;
   if (o.uncertain != "ones" && o.uncertain != "zeros" && o.uncertain != "ignore" && o.uncertain != "official") {
     return absl::InvalidArgumentError(absl::StrCat("uncertain-label policy '", o.uncertain,

@@ -40,12 +40,14 @@ struct LabelOptions {
   std::string label_list_column;           // generic: "A|B"
   std::string label_separator = "|";
   std::string uncertain = "ignore";
+  std::string split_column;  // generic: the image's split (train / val / valid / test)
   bool frontal_only = true;  // chexpert / mimic
 };
 
 struct LabelEntry {
   std::vector<float> labels;  // NaN = unknown
   std::string patient_id;
+  std::string split;          // "train", "val", "test" or "" (from --split_column)
   std::vector<std::array<float, 4>> boxes;  // x, y, w, h in source pixels (rsna)
   std::vector<std::string> rle;             // SIIM run-length strings
 };
@@ -63,7 +65,15 @@ struct LabelTable {
   bool FromPath(const std::string& relative_path, LabelEntry* out) const;
 };
 
+// `options.csv` may list several files separated by commas (CheXpert's
+// train.csv and valid.csv; VinDr's train and test files): their tables are
+// merged by label name (a name missing from one file is unknown there, or 0
+// for one-class-per-row tables).
 absl::StatusOr<LabelTable> LoadLabels(const LabelOptions& options);
+
+// "train"/"training", "val"/"valid"/"validation"/"dev", "test"/"testing" (any
+// case) -> "train", "val", "test"; "" for anything else.
+std::string NormalizeSplit(const std::string& name);
 
 // For the folders preset: class names are the sorted parent-folder names.
 void SetFolderClasses(LabelTable* table, const std::vector<std::string>& relative_paths);

@@ -20,7 +20,7 @@
 DEFINE_string(input, "", "folder of PNG/JPEG/DICOM images (searched recursively)");
 DEFINE_string(output, "", "output folder for shard-*.h5 and manifest.textproto");
 DEFINE_string(preset, "", "label preset: generic, folders, nih, chexpert, mimic, vindr, rsna, siim, tb_filename, jsrt; empty = no labels");
-DEFINE_string(labels, "", "labels CSV of the preset (.csv or .csv.gz)");
+DEFINE_string(labels, "", "labels CSV of the preset (.csv or .csv.gz); several, comma-separated, are merged (CheXpert train.csv,valid.csv)");
 DEFINE_string(metadata, "", "second CSV: mimic metadata, or rsna detailed class info");
 DEFINE_string(file_column, "file", "generic: column with the image path relative to --input");
 DEFINE_string(label_column, "", "generic: column with one class name per row");
@@ -36,6 +36,9 @@ DEFINE_bool(remove_border, true, "crop black borders before resizing");
 DEFINE_bool(uint16, false, "store 16-bit pixels (default 8-bit)");
 DEFINE_int32(shard_size, 1024, "images per shard");
 DEFINE_int32(threads, 0, "decode threads (0 = all cores)");
+DEFINE_string(split_column, "", "generic: column with each image's split (train, val/valid, test)");
+DEFINE_string(split_lists, "", "split=file pairs, one image name per line (NIH: train=train_val_list.txt,test=test_list.txt)");
+DEFINE_bool(progress, true, "progress bar on stderr");
 DEFINE_bool(keep_unlabeled, false, "pack images without a label row (labels NaN) instead of skipping them");
 
 int main(int argc, char** argv) {
@@ -54,7 +57,18 @@ int main(int argc, char** argv) {
   o.output_dir = chexworld::UserPath(FLAGS_output);
   o.use_labels = !FLAGS_preset.empty();
   o.labels.preset = FLAGS_preset;
-  o.labels.csv = FLAGS_labels.empty() ? "" : chexworld::UserPath(FLAGS_labels);
+  for (absl::string_view f : absl::StrSplit(FLAGS_labels, ',', absl::SkipEmpty())) {  // several CSVs are merged
+    o.labels.csv += (o.labels.csv.empty() ? "" : ",") + chexworld::UserPath(std::string(f));
+  }
+  o.labels.split_column = FLAGS_split_column;
+  for (absl::string_view pair : absl::StrSplit(FLAGS_split_lists, ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.size() != 2) {
+      std::cerr << "error: --split_lists expects split=file pairs, got '" << pair << "'\n";
+      return 2;
+    }
+    o.split_lists.emplace_back(kv[0], chexworld::UserPath(kv[1]));
+  }
   o.labels.metadata = FLAGS_metadata.empty() ? "" : chexworld::UserPath(FLAGS_metadata);
   o.labels.file_column = FLAGS_file_column;
   o.labels.label_column = FLAGS_label_column;
@@ -78,6 +92,7 @@ int main(int argc, char** argv) {
   o.shard_size = FLAGS_shard_size;
   o.threads = FLAGS_threads;
   o.keep_unlabeled = FLAGS_keep_unlabeled;
+  o.progress = FLAGS_progress;
   auto report = chexworld::Pack(o);
   if (!report.ok()) {
     std::cerr << "error: " << report.status().message() << "\n";

@@ -16,6 +16,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
+#include "absl/strings/str_split.h"
+#include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/decode.h"
 #include "chexworld/data/resize.h"
@@ -71,7 +73,62 @@ std::string Duration(double s) {
   return absl::StrFormat("%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
 }
 
+// Image name -> split from the split files; problems for names no input
+// image has; an error for a name in two files (naming both).
+absl::StatusOr<std::map<std::string, std::string>> ReadSplitLists(
+    const std::vector<std::pair<std::string, std::string>>& lists, const std::vector<std::string>& files,
+    std::vector<std::string>* problems) {
+  std::set<std::string> names;
+  for (const auto& f : files) {
+    names.insert(f);
+    names.insert(f.substr(f.find_last_of('/') == std::string::npos ? 0 : f.find_last_of('/') + 1));
+  }
+  std::map<std::string, std::string> split_of;
+  std::map<std::string, std::string> where;  // name -> "file:line"
+  for (const auto& [split, path] : lists) {
+    const std::string s = NormalizeSplit(split);
+    if (s.empty()) return absl::InvalidArgumentError(absl::StrCat("split list '", split, "=", path, "': '", split,
+                                                                  "' is not train, val or test"));
+    auto text = ReadFile(path);
+    if (!text.ok()) return text.status();
+    int line = 0, matched = 0, unknown = 0;
+    for (absl::string_view raw : absl::StrSplit(*text, '\n')) {
+      ++line;
+      const std::string name(absl::StripAsciiWhitespace(raw));
+      if (name.empty()) continue;
+      const std::string here = absl::StrCat(path, ":", line);
+      if (auto it = where.find(name); it != where.end() && split_of[name] != s) {
+        return absl::InvalidArgumentError(absl::StrCat("'", name, "' is in two split files: ", it->second, " (",
+                                                       split_of[name], ") and ", here, " (", s, ")"));
+      }
+      if (!names.count(name)) {
+        if (++unknown <= 20) problems->push_back(absl::StrCat(here, ": '", name, "' names no image under the input"));
+        continue;
+      }
+      split_of[name] = s;
+      where[name] = here;
+      ++matched;
+    }
+    if (unknown > 20) problems->push_back(absl::StrCat(path, ": ", unknown - 20, " more names with no image"));
+    if (matched == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("split file ", path, " (", s, ") names none of the ", files.size(),
+                                                     " images under the input (", unknown, " names, none found)"));
+    }
+  }
+  return split_of;
+}
+
 }  // namespace
+
+std::string SplitFromPath(const std::string& rel) {
+  std::vector<std::string> parts = absl::StrSplit(rel, '/');
+  parts.pop_back();  // the file name
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    const std::string s = NormalizeSplit(*it);
+    if (!s.empty()) return s;
+  }
+  return "";
+}
 
 Box FindContentBox(const GrayImage& img, float threshold) {
   // A row/column is content when at least 10% of its pixels exceed the threshold.
@@ -129,6 +186,11 @@ std::string PackReport::ToString() const {
     absl::StrAppend(&s, "positives per label:\n");
     for (size_t i = 0; i < label_names.size(); ++i) absl::StrAppend(&s, "  ", label_names[i], ": ", positives[i], "\n");
   }
+  if (!splits.empty()) {
+    absl::StrAppend(&s, "stored splits:");
+    for (const auto& [name, n] : splits) absl::StrAppend(&s, " ", name, " ", n);
+    absl::StrAppend(&s, "\n");
+  }
   absl::StrAppend(&s, "manifest: ", manifest, "\n");
   return s;
 }
@@ -160,6 +222,7 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
       if (!matched.count(&entry)) report.label_problems.push_back(absl::StrCat("label row for '", key, "' names a missing file"));
     }
   }
+  ASSIGN_OR_RETURN(auto split_of, ReadSplitLists(o.split_lists, files, &report.label_problems));
   ShardSchema schema;
   schema.height = schema.width = o.size;
   schema.pixel_type = o.pixel_type;
@@ -202,6 +265,14 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
     r.image = FitToSquare(Crop(img, crop), o.size, o.resize, &r.receipt.content_box);
     r.id = rel;
     r.patient_id = entry.patient_id;
+    {
+      auto by_path = split_of.find(rel);
+      auto by_name = split_of.find(rel.substr(rel.find_last_of('/') == std::string::npos ? 0 : rel.find_last_of('/') + 1));
+      r.split = by_path != split_of.end() ? by_path->second
+                : by_name != split_of.end() ? by_name->second
+                : !entry.split.empty()      ? entry.split
+                                            : SplitFromPath(rel);
+    }
     r.labels = entry.labels;
     r.receipt.source_path = path;
     r.receipt.original_height = img.height;
@@ -281,6 +352,7 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
         continue;
       }
       for (size_t k = 0; k < item.record.labels.size(); ++k) report.positives[k] += item.record.labels[k] > 0.5f;
+      ++report.splits[item.record.split.empty() ? "(none)" : item.record.split];
       RETURN_IF_ERROR(writer.Add(std::move(item.record)));
       ++report.packed;
     }

@@ -37,6 +37,12 @@ struct PackOptions {
   int threads = 0;                 // 0 = all cores
   bool keep_unlabeled = false;     // images without a label row: NaN labels instead of skipping
   bool progress = true;            // progress bar on stderr
+  // The source's own split, stored per image (schema version 2), first found of:
+  //  1. split files: (split, path) pairs, one image name per line (NIH's
+  //     train_val_list.txt -> "train", test_list.txt -> "test");
+  //  2. the label table's split (generic --split_column);
+  //  3. a folder of the image's path named train, val / valid / validation, or test.
+  std::vector<std::pair<std::string, std::string>> split_lists;
   std::string provenance;
 };
 
@@ -47,6 +53,7 @@ struct PackReport {
   std::vector<std::string> label_problems;                  // rows that could not be used
   std::vector<std::string> label_names;
   std::vector<int64_t> positives;
+  std::map<std::string, int64_t> splits;  // "train", "val", "test", "(none)" -> images
   std::string manifest;
   std::string ToString() const;
 };
@@ -55,6 +62,8 @@ absl::StatusOr<PackReport> Pack(const PackOptions& options);
 
 // Exposed for tests: the content box after black-border removal.
 Box FindContentBox(const GrayImage& image, float threshold);
+// The split a path's folders name ("" if none): ".../valid/x.png" -> "val".
+std::string SplitFromPath(const std::string& relative_path);
 // Fits `image` into size x size; returns where the content went.
 GrayImage FitToSquare(const GrayImage& image, int size, const std::string& mode, Box* content);
 

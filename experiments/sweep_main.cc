@@ -26,6 +26,7 @@
 #include "chexworld/core/config.h"
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
+#include "chexworld/eval/run_report.h"
 #include "chexworld/train/experiment.h"
 #include "chexworld/train/preemption.h"
 
@@ -157,6 +158,12 @@ int main(int argc, char** argv) {
     }
     csv << absl::StrJoin(cells, ",") << "\n";
   }
-  std::cout << "results: " << dir << "/results.md, " << dir << "/results.csv\n";
+  std::vector<std::string> variant_names;
+  for (const auto& v : sweep.variants()) variant_names.push_back(v.name());
+  if (auto s = chexworld::WriteSweepReport(dir, variant_names); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  std::cout << "results: " << dir << "/results.md, " << dir << "/results.csv, report " << dir << "/report.html\n";
   return 0;
 }

@@ -5,19 +5,27 @@ sweep="$1"
 config="$2"
 dir="${TEST_TMPDIR:-$(mktemp -d)}/sweep"
 export GLOG_minloglevel=1
-"$sweep" --sweep="$config" --sweep_dir="$dir" \
+# (The sweep machinery is under test here, not the evaluation: no shift matrix.)
+light=(--set=evals[0].options.data.shifts= --set=evals[0].options.data.bootstrap=200)
+"$sweep" --sweep="$config" --sweep_dir="$dir" "${light[@]}" \
   --set=trainer.epochs=2 --set=trainer.max_steps=3 --set=trainer.checkpoint_every=0 \
   --set=data.dataset.options.num_images=64 --set=data.dataset.options.cache_dir="$dir/cache" \
   --set=model.encoder.options.depth=1 --set=data.batch_size=8
 for v in full no_domain no_global no_offset local_only; do
-  grep -q "^| $v |" "$dir/results.md" || { echo "FAIL: $v missing from results.md"; cat "$dir/results.md"; exit 1; }
+  grep -q "^| $v |" "$dir/results.md" || { echo "FAIL: $v missing from results.md"; cat "$dir/results.md"
+# One report with the variants side by side, and each variant's own.
+grep -q "linear_probe across variants" "$dir/report.md" || { echo "FAIL: no side-by-side table in the sweep report"; exit 1; }
+[ -s "$dir/report.html" ] && [ -s "$dir/full/report.html" ] || { echo "FAIL: missing report.html"; exit 1; }; exit 1; }
 done
 head -1 "$dir/results.csv" | grep -q "last_loss" || { echo "FAIL: no last_loss column"; exit 1; }
 # local_only has no cross-view terms; full has all four.
 grep "^local_only," "$dir/results.csv" | grep -q "objective.name=ijepa"
 cat "$dir/results.md"
+# One report with the variants side by side, and each variant's own.
+grep -q "linear_probe across variants" "$dir/report.md" || { echo "FAIL: no side-by-side table in the sweep report"; exit 1; }
+[ -s "$dir/report.html" ] && [ -s "$dir/full/report.html" ] || { echo "FAIL: missing report.html"; exit 1; }
 # A second run reuses finished variants.
-GLOG_minloglevel=0 "$sweep" --sweep="$config" --sweep_dir="$dir" --set=trainer.epochs=2 --set=trainer.max_steps=3 \
+GLOG_minloglevel=0 "$sweep" --sweep="$config" --sweep_dir="$dir" "${light[@]}" --set=trainer.epochs=2 --set=trainer.max_steps=3 \
   --set=trainer.checkpoint_every=0 --set=data.dataset.options.num_images=64 \
   --set=data.dataset.options.cache_dir="$dir/cache" --set=model.encoder.options.depth=1 --set=data.batch_size=8 2>&1 \
   | grep -c "already finished" | grep -q 5
@@ -26,7 +34,7 @@ GLOG_minloglevel=0 "$sweep" --sweep="$config" --sweep_dir="$dir" --set=trainer.e
 # with status 75 after that variant's checkpoint; re-running it continues and
 # ends with the same results as the uninterrupted sweep.
 pre="${TEST_TMPDIR:-$(mktemp -d)}/preempted"
-small=(--set=trainer.epochs=2 --set=trainer.max_steps=3 --set=trainer.checkpoint_every=0
+small=("${light[@]}" --set=trainer.epochs=2 --set=trainer.max_steps=3 --set=trainer.checkpoint_every=0
        --set=data.dataset.options.num_images=64 --set=data.dataset.options.cache_dir="$dir/cache"
        --set=model.encoder.options.depth=1 --set=data.batch_size=8)
 set +e

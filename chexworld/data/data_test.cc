@@ -119,6 +119,50 @@ TEST(ShardTest, ShortReceiptsFailNamingTheArray) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("receipts/crop_box has 1 entries, image 2 needs 3"));
 }
 
+// Version 2 stores each image's split; readers still read version 1 shards
+// (no /splits; every split "").
+TEST(ShardTest, SplitsAndVersionOneShards) {
+  const std::string dir = Tmp("v2");
+  ShardSetWriter w(dir, Schema(8, 8), 8, "unit test");
+  for (int i = 0; i < 3; ++i) {
+    ShardRecord r = Record(i, 8, 8, 1);
+    r.split = i == 0 ? "train" : i == 1 ? "test" : "";
+    ASSERT_TRUE(w.Add(std::move(r)).ok());
+  }
+  ASSERT_TRUE(w.Finish().ok());
+  auto ds = ShardedDataset::Open(dir + "/manifest.textproto");
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ((*ds)->manifest().schema_version(), 2);
+  ShardSample s;
+  ASSERT_TRUE((*ds)->Read(1, &s).ok());
+  EXPECT_EQ(s.split, "test");
+  EXPECT_NE(s.crc32, 0u);
+  ShardManifest m = (*ds)->manifest();
+  ds->reset();  // close the file before rewriting it
+
+  // Make it a version 1 shard: attribute 1, no /splits, manifest version 1.
+  const std::string shard = dir + "/shard-00000.h5";
+  {
+    hid_t f = H5Fopen(shard.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "splits", H5P_DEFAULT), 0);
+    hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
+    const int64_t one = 1;
+    ASSERT_GE(H5Awrite(a, H5T_NATIVE_INT64, &one), 0);
+    H5Aclose(a);
+    H5Fclose(f);
+  }
+  m.set_schema_version(1);
+  int64_t bytes = 0;
+  m.mutable_shards(0)->set_file_crc32(*FileCrc32(shard, &bytes));
+  m.mutable_shards(0)->set_file_bytes(bytes);
+  ASSERT_TRUE(WriteTextProto(m, dir + "/manifest.textproto").ok());
+  auto v1 = ShardedDataset::Open(dir + "/manifest.textproto");
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  ASSERT_TRUE((*v1)->Read(1, &s).ok());
+  EXPECT_EQ(s.split, "");
+}
+
 TEST(ShardTest, SixteenBitImages) {
   ShardSchema schema = Schema(8, 8);
   schema.pixel_type = PixelType::kUint16;
@@ -152,10 +196,22 @@ TEST(ShardTest, CorruptionAndWrongSchemaFailClearly) {
   ShardSetWriter w(dir, Schema(64, 64), 8, "unit test");
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(w.Add(Record(i, 64, 64, 0 + 1)).ok());
   ASSERT_TRUE(w.Finish().ok());
-  // Flip bytes in the middle of the file (image chunks).
+  // Flip bytes inside image 1's chunk (found through HDF5's chunk index).
   const std::string path = dir + "/shard-00000.h5";
+  haddr_t addr = 0;
+  hsize_t chunk_bytes = 0;
+  {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "images", H5P_DEFAULT);
+    hsize_t at[3] = {1, 0, 0};
+    unsigned filter_mask = 0;
+    ASSERT_GE(H5Dget_chunk_info_by_coord(d, at, &filter_mask, &addr, &chunk_bytes), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
   std::string bytes = *ReadFile(path);
-  for (size_t k = bytes.size() / 2; k < bytes.size() / 2 + 64; ++k) bytes[k] ^= 0x5a;
+  ASSERT_GT(chunk_bytes, 8u);
+  for (size_t k = addr + 4; k < addr + chunk_bytes - 4; ++k) bytes[k] ^= 0x5a;
   ASSERT_TRUE(WriteFileAtomically(path, bytes).ok());
   auto verified = ShardedDataset::Open(dir + "/manifest.textproto", /*verify=*/true);
   ASSERT_FALSE(verified.ok());

@@ -1,9 +1,12 @@
 // Registered datasets: "shards" and "phantom".
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "chexworld/core/paths.h"
+#include "chexworld/core/seed.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/dataset.h"
 #include "chexworld/data/datasets.pb.h"
@@ -51,14 +54,23 @@ absl::Status ValidatePhantom(const PhantomDatasetOptions& in) {
     return absl::InvalidArgumentError("PhantomDatasetOptions probabilities must be in [0, 1]");
   }
   if (o.shard_size() < 1) return absl::InvalidArgumentError("PhantomDatasetOptions.shard_size must be >= 1");
+  for (int i = 0; i < o.sites_size(); ++i) {
+    if (o.sites(i) < 0 || o.sites(i) >= o.num_sites()) {
+      return absl::InvalidArgumentError(absl::StrCat("PhantomDatasetOptions.sites[", i, "] = ", o.sites(i),
+                                                     " is not a site in [0, ", o.num_sites(), ")"));
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Dataset>> CreatePhantom(const PhantomDatasetOptions& in) {
   PhantomDatasetOptions o = ResolvePhantom(in);
-  const std::string dir = UserPath(absl::StrFormat("%s/phantom-n%d-s%d-seed%d-sites%d-o%.3f-c%.3f", o.cache_dir(),
+  std::string only;
+  for (int site : o.sites()) absl::StrAppend(&only, "_", site);
+  const std::string dir = UserPath(absl::StrFormat("%s/phantom-v2-n%d-s%d-seed%d-sites%d%s-o%.3f-c%.3f", o.cache_dir(),
                                                    o.num_images(), o.image_size(), o.seed(), o.num_sites(),
-                                                   o.opacity_probability(), o.cardiomegaly_probability()));
+                                                   only.empty() ? "" : "-only" + only, o.opacity_probability(),
+                                                   o.cardiomegaly_probability()));
   const std::string manifest = dir + "/manifest.textproto";
   struct stat st;
   if (stat(manifest.c_str(), &st) != 0) {
@@ -75,7 +87,10 @@ absl::StatusOr<std::shared_ptr<Dataset>> CreatePhantom(const PhantomDatasetOptio
     ShardSetWriter writer(dir, schema, o.shard_size(), absl::StrCat("chexworld phantom, seed ", o.seed()));
     for (int i = 0; i < o.num_images(); ++i) {
       PhantomImage p = MakePhantom(po, o.seed(), i);
+      if (o.sites_size() > 0 && std::find(o.sites().begin(), o.sites().end(), p.site) == o.sites().end()) continue;
       ShardRecord r;
+      const uint64_t draw = MixSeed(o.seed() * 1000003 + static_cast<uint64_t>(i) + 17) % 10;
+      r.split = draw < 7 ? "train" : draw < 8 ? "val" : "test";
       r.id = absl::StrFormat("phantom-%06d", i);
       r.image = std::move(p.image);
       r.labels = std::move(p.labels);

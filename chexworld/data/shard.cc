@@ -9,6 +9,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "chexworld/core/config.h"
@@ -242,7 +243,7 @@ absl::StatusOr<ShardEntry> ShardWriter::Close() {
     std::vector<uint8_t> pix8;
     std::vector<uint16_t> pix16;
     std::vector<uint32_t> crcs;
-    std::vector<std::string> ids, patients, sources, photometric, windowing;
+    std::vector<std::string> ids, patients, splits, sources, photometric, windowing;
     std::vector<int32_t> original(n * 2), bits(n), crop(n * 4), content(n * 4);
     std::vector<float> labels(n * l);
     std::vector<uint8_t> masks(n * m * h * w);
@@ -259,6 +260,10 @@ absl::StatusOr<ShardEntry> ShardWriter::Close() {
       }
       ids.push_back(r.id);
       patients.push_back(r.patient_id);
+      splits.push_back(r.split);
+      if (r.split == "train") entry.set_split_train(entry.split_train() + 1);
+      if (r.split == "val") entry.set_split_val(entry.split_val() + 1);
+      if (r.split == "test") entry.set_split_test(entry.split_test() + 1);
       sources.push_back(r.receipt.source_path);
       photometric.push_back(r.receipt.photometric);
       windowing.push_back(r.receipt.windowing);
@@ -287,6 +292,7 @@ absl::StatusOr<ShardEntry> ShardWriter::Close() {
     RETURN_IF_ERROR(ctx(WriteArray(f, "crc32", H5T_NATIVE_UINT32, {n}, crcs.data())));
     RETURN_IF_ERROR(ctx(WriteStrings(f, "ids", ids)));
     RETURN_IF_ERROR(ctx(WriteStrings(f, "patient_ids", patients)));
+    RETURN_IF_ERROR(ctx(WriteStrings(f, "splits", splits)));
     RETURN_IF_ERROR(ctx(WriteArray(f, "labels", H5T_NATIVE_FLOAT, {n, l}, labels.data())));
     RETURN_IF_ERROR(ctx(WriteStrings(f, "label_names", schema_.label_names)));
     if (m > 0) {
@@ -347,10 +353,10 @@ absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string
                                                    schema.ok() ? *schema : "missing", "')"));
   }
   auto version = ReadIntAttr(r->file_, "schema_version");
-  if (!version.ok() || *version != kShardSchemaVersion) {
+  if (!version.ok() || *version < kOldestShardSchemaVersion || *version > kShardSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": shard schema version ", version.ok() ? *version : -1,
-                                                      ", this reader reads version ", kShardSchemaVersion,
-                                                      "; re-pack the data with this version's packer"));
+                                                      ", this reader reads versions ", kOldestShardSchemaVersion, " to ",
+                                                      kShardSchemaVersion, "; re-pack the data with this version's packer"));
   }
   auto fail = [&](const absl::Status& s) { return AddContext(s, path); };
   auto h = ReadIntAttr(r->file_, "height");
@@ -372,6 +378,17 @@ absl::StatusOr<std::unique_ptr<ShardReader>> ShardReader::Open(const std::string
     if (!patients.ok()) return fail(patients.status());
     if (static_cast<int64_t>(patients->size()) != r->size_) return fail(absl::DataLossError("patient_ids has the wrong length"));
     r->patients_ = std::move(*patients);
+  }
+  if (*version >= 2 && H5Lexists(r->file_, "splits", H5P_DEFAULT) > 0) {
+    auto splits = ReadStrings(r->file_, "splits");
+    if (!splits.ok()) return fail(splits.status());
+    if (static_cast<int64_t>(splits->size()) != r->size_) return fail(absl::DataLossError("splits has the wrong length"));
+    for (const auto& sp : *splits) {
+      if (!sp.empty() && sp != "train" && sp != "val" && sp != "test") {
+        return fail(absl::DataLossError(absl::StrCat("splits holds '", absl::CEscape(sp), "' (train, val, test or empty)")));
+      }
+    }
+    r->splits_ = std::move(*splits);
   }
   auto crc = ReadNumeric<uint32_t>(r->file_, "crc32", H5T_NATIVE_UINT32);
   if (!crc.ok()) return fail(crc.status());
@@ -436,6 +453,8 @@ absl::Status ShardReader::Read(int64_t index, ShardSample* out) const {
   out->image = u16 ? FromUint16(reinterpret_cast<const uint16_t*>(raw.data()), h, w) : FromUint8(raw.data(), h, w);
   out->id = ids_[index];
   out->patient_id = patients_.empty() ? "" : patients_[index];
+  out->split = splits_.empty() ? "" : splits_[index];
+  out->crc32 = crc_[index];
   const size_t l = schema_.label_names.size();
   out->labels.assign(labels_.begin() + index * l, labels_.begin() + (index + 1) * l);
   return absl::OkStatus();
@@ -484,9 +503,10 @@ absl::StatusOr<Receipt> ShardReader::ReadReceipt(int64_t index) const {
 absl::StatusOr<std::unique_ptr<ShardedDataset>> ShardedDataset::Open(const std::string& manifest_path, bool verify) {
   auto ds = std::make_unique<ShardedDataset>();
   RETURN_IF_ERROR(ParseTextProtoFile(manifest_path, &ds->manifest_));
-  if (ds->manifest_.schema_version() != kShardSchemaVersion) {
+  if (ds->manifest_.schema_version() < kOldestShardSchemaVersion || ds->manifest_.schema_version() > kShardSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(manifest_path, ": schema_version ", ds->manifest_.schema_version(),
-                                                      ", expected ", kShardSchemaVersion));
+                                                      ", this reader reads ", kOldestShardSchemaVersion, " to ",
+                                                      kShardSchemaVersion));
   }
   const std::string dir = manifest_path.substr(0, manifest_path.find_last_of('/') + 1);
   ds->label_names_.assign(ds->manifest_.label_names().begin(), ds->manifest_.label_names().end());

@@ -1,10 +1,10 @@
-// HDF5 radiograph shards, schema version 1.
+// HDF5 radiograph shards, schema version 2 (readers read versions 1 and 2).
 //
 // One shard file holds N images at one packed size, chunked one image per
 // chunk (deflate level 1 + Fletcher-32 checksums), plus a stored CRC-32 of
 // every image's pixels that the reader verifies:
 //
-//   /                      attrs: schema = "chexworld.radiograph_shard", schema_version = 1,
+//   /                      attrs: schema = "chexworld.radiograph_shard", schema_version = 2,
 //                                 height, width, pixel_type ("uint8" | "uint16")
 //   /images                [N, H, W] uint8 | uint16, chunk [1, H, W]
 //   /ids                   [N] string (all strings: fixed-length, NUL-padded UTF-8)
@@ -14,6 +14,8 @@
 //   /masks                 [N, M, H, W] uint8 (0/1), chunk [1, M, H, W]   (only if M > 0)
 //   /mask_names            [M] string
 //   /patient_ids           [N] string   ("" when unknown; used for patient-level splits)
+//   /splits                [N] string   "train", "val", "test", or "" (the source's own split;
+//                                       version 2 and later)
 //   /receipts/source_path  [N] string   original file
 //   /receipts/original_hw  [N, 2] int32 original height, width
 //   /receipts/bits_stored  [N] int32
@@ -39,7 +41,8 @@
 namespace chexworld {
 
 inline constexpr char kShardSchemaName[] = "chexworld.radiograph_shard";
-inline constexpr int kShardSchemaVersion = 1;
+inline constexpr int kShardSchemaVersion = 2;
+inline constexpr int kOldestShardSchemaVersion = 1;  // version 1: no /splits
 
 enum class PixelType { kUint8, kUint16 };
 
@@ -65,6 +68,7 @@ struct Receipt {
 struct ShardRecord {
   std::string id;
   std::string patient_id;           // "" when unknown
+  std::string split;                // "train", "val", "test" or "" (the source's own split)
   GrayImage image;                  // already at the schema's size, [0, 1]
   std::vector<float> labels;        // schema.label_names.size(), NaN = unknown
   std::vector<uint8_t> masks;       // M * H * W, 0/1 (empty when M = 0)
@@ -92,6 +96,8 @@ class ShardWriter {
 struct ShardSample {
   std::string id;
   std::string patient_id;
+  std::string split;           // "" when the shard stores none
+  uint32_t crc32 = 0;          // of the stored pixels (exact duplicates share it)
   GrayImage image;
   std::vector<float> labels;
   std::vector<uint8_t> masks;  // M * H * W
@@ -118,6 +124,7 @@ class ShardReader {
   ShardSchema schema_;
   std::vector<std::string> ids_;
   std::vector<std::string> patients_;  // empty when the shard has none
+  std::vector<std::string> splits_;    // empty for version 1
   std::vector<uint32_t> crc_;
   std::vector<float> labels_;  // N * L, read once
   mutable std::mutex mu_;

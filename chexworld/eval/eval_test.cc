@@ -4,31 +4,46 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 #include <set>
 
 #include "chexworld/core/config.h"
 #include "chexworld/data/shard.h"
 #include "chexworld/eval/evaluator.h"
+#include "chexworld/eval/shifts.h"
+#include "chexworld/eval/task_data.h"
 
 namespace chexworld {
 namespace {
 
 std::string Tmp(const std::string& n) { return std::string(std::getenv("TEST_TMPDIR")) + "/" + n; }
 
-// 40 images of 10 patients (4 each); labels: class "a" for even patients, "b" for odd.
-EvalData MakeData(bool with_patients) {
-  const std::string dir = Tmp(with_patients ? "pat" : "nopat");
+struct Image {
+  std::string patient, split;
+  std::vector<float> labels;
+  float shade = -1;  // pixel value; -1 = distinct per image
+};
+
+// A shard set of 16x16 images with the given labels, patients and splits.
+EvalData Write(const std::string& name, const std::vector<std::string>& label_names, const std::vector<Image>& images,
+               const std::vector<std::string>& mask_names = {}) {
+  const std::string dir = Tmp(name);
   ShardSchema schema;
   schema.height = schema.width = 16;
-  schema.label_names = {"a", "b"};
+  schema.label_names = label_names;
+  schema.mask_names = mask_names;
   ShardSetWriter w(dir, schema, 64, "test");
-  for (int i = 0; i < 40; ++i) {
+  for (size_t i = 0; i < images.size(); ++i) {
     ShardRecord r;
-    r.id = "img" + std::to_string(i);
-    r.patient_id = with_patients ? "p" + std::to_string(i / 4) : "";
-    r.image = GrayImage(16, 16, 0.5f);
-    const bool a = (i / 4) % 2 == 0;
-    r.labels = {a ? 1.f : 0.f, a ? 0.f : 1.f};
+    r.id = name + "_" + std::to_string(i);
+    r.patient_id = images[i].patient;
+    r.split = images[i].split;
+    r.image = GrayImage(16, 16, 0.f);
+    // A distinct random-looking pattern per image (duplicates are grouped).
+    std::mt19937 rng(static_cast<unsigned>(i * 7919 + std::hash<std::string>()(name)));
+    for (float& v : r.image.pixels) v = images[i].shade >= 0 ? images[i].shade : std::uniform_real_distribution<float>(0, 1)(rng);
+    r.labels = images[i].labels;
+    r.masks.assign(mask_names.size() * 256, static_cast<uint8_t>(i % 2));
     EXPECT_TRUE(w.Add(r).ok());
   }
   EXPECT_TRUE(w.Finish().ok());
@@ -36,6 +51,18 @@ EvalData MakeData(bool with_patients) {
   EXPECT_TRUE(ParseTextProto("dataset { name: \"shards\" options { [type.googleapis.com/chexworld.ShardsOptions] { manifest: \"" +
                                  dir + "/manifest.textproto\" } } }", "d", &d).ok());
   return d;
+}
+
+ComponentSpec DatasetOf(const EvalData& d) { return d.dataset(); }
+
+// 40 images of 10 patients (4 each); labels: class "a" for even patients, "b" for odd.
+EvalData MakeData(bool with_patients) {
+  std::vector<Image> images;
+  for (int i = 0; i < 40; ++i) {
+    const bool a = (i / 4) % 2 == 0;
+    images.push_back({with_patients ? "p" + std::to_string(i / 4) : "", "", {a ? 1.f : 0.f, a ? 0.f : 1.f}});
+  }
+  return Write(with_patients ? "pat" : "nopat", {"a", "b"}, images);
 }
 
 TEST(TaskDataTest, PatientLevelSplitsKeepPatientsTogether) {
@@ -78,6 +105,133 @@ TEST(TaskDataTest, ImageSplitsFractionsShotsAndBinaryGroups) {
   EXPECT_EQ(binary->targets[4], 1.0);  // image 4 is patient 1: class b
   d.add_positive_labels("nope");
   EXPECT_THAT(std::string(LoadTaskData(d, 16).status().message()), ::testing::HasSubstr("'nope' is not a label"));
+}
+
+TEST(TaskDataTest, DuplicateImagesStayInOneSplit) {
+  // 30 distinct images and 10 copies of one image: the copies never straddle splits.
+  std::vector<Image> images;
+  for (int i = 0; i < 40; ++i) images.push_back({"", "", {i % 2 ? 1.f : 0.f, i % 2 ? 0.f : 1.f}, i < 10 ? 0.25f : -1.f});
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    EvalData d = Write("dups", {"a", "b"}, images);
+    d.set_seed(seed);
+    auto t = LoadTaskData(d, 16);
+    ASSERT_TRUE(t.ok()) << t.status();
+    int in_train = 0, in_other = 0;
+    for (int64_t i : t->train) in_train += i < 10;
+    for (const auto* part : {&t->val, &t->test})
+      for (int64_t i : *part) in_other += i < 10;
+    EXPECT_TRUE(in_train == 0 || in_other == 0) << "seed " << seed << ": copies in train and elsewhere";
+  }
+}
+
+TEST(TaskDataTest, StoredSplitsAndTheLeakageGuard) {
+  std::vector<Image> images;
+  for (int i = 0; i < 30; ++i) {
+    const char* split = i < 18 ? "train" : i < 24 ? "val" : "test";
+    images.push_back({"p" + std::to_string(i), split, {i % 2 ? 1.f : 0.f}});
+  }
+  images.push_back({"p31", "", {1.f}});  // no stored split: left out
+  EvalData d = Write("stored", {"finding"}, images);
+  d.set_split("stored");
+  auto t = LoadTaskData(d, 16);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->train.size(), 18u);
+  EXPECT_EQ(t->val.size(), 6u);
+  EXPECT_EQ(t->test.size(), 6u);
+  EXPECT_THAT(t->description, ::testing::HasSubstr("1 images without a stored split left out"));
+
+  // A patient in train and test: refused, named; or kept / dropped on request.
+  images[25].patient = "p3";
+  d = Write("leaky", {"finding"}, images);
+  d.set_split("stored");
+  auto leak = LoadTaskData(d, 16);
+  ASSERT_FALSE(leak.ok());
+  EXPECT_THAT(std::string(leak.status().message()), ::testing::HasSubstr("1 shared patients (p3)"));
+  EXPECT_THAT(std::string(leak.status().message()), ::testing::HasSubstr("allow_overlap"));
+  d.set_drop_overlap(true);
+  auto dropped = LoadTaskData(d, 16);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_EQ(dropped->test.size(), 5u);
+  d.set_drop_overlap(false);
+  d.set_allow_overlap(true);
+  EXPECT_EQ(LoadTaskData(d, 16)->test.size(), 6u);
+
+  // No stored val: carved from train.
+  for (auto& im : images) if (im.split == "val") im.split = "train";
+  d = Write("noval", {"finding"}, images);
+  d.set_split("stored");
+  d.set_allow_overlap(true);
+  auto carved = LoadTaskData(d, 16);
+  ASSERT_TRUE(carved.ok()) << carved.status();
+  EXPECT_FALSE(carved->val.empty());
+  EXPECT_THAT(carved->description, ::testing::HasSubstr("val images carved from train"));
+
+  // A dataset without stored splits.
+  EvalData none = MakeData(false);
+  none.set_split("stored");
+  EXPECT_THAT(std::string(LoadTaskData(none, 16).status().message()), ::testing::HasSubstr("stores no splits"));
+}
+
+TEST(TaskDataTest, ExternalTestSetsMatchClassesByName) {
+  std::vector<Image> a, b, c;
+  for (int i = 0; i < 20; ++i) a.push_back({"", "", {i % 2 ? 1.f : 0.f, i % 2 ? 0.f : 1.f}});
+  for (int i = 0; i < 8; ++i) b.push_back({"", "", {i % 2 ? 0.f : 1.f, i % 2 ? 1.f : 0.f}});  // columns swapped
+  for (int i = 0; i < 8; ++i) c.push_back({"", "", {1.f, 0.f, 0.f}});
+  EvalData d = Write("site_a", {"x", "y"}, a);
+  *d.mutable_test_dataset() = DatasetOf(Write("site_b", {"y", "x"}, b));
+  auto t = LoadTaskData(d, 16);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->external_test);
+  EXPECT_EQ(t->test.size(), 8u);
+  EXPECT_EQ(t->train.size() + t->val.size(), 20u);
+  // Test image 0 of site_b has y = 1: its "x" target (column 0) is 0.
+  const int64_t first_test = t->test[0];
+  EXPECT_EQ(t->targets[first_test * 2 + 0], 0.0);
+  EXPECT_EQ(t->targets[first_test * 2 + 1], 1.0);
+
+  *d.mutable_test_dataset() = DatasetOf(Write("site_c", {"x", "y", "z"}, c));
+  EXPECT_THAT(std::string(LoadTaskData(d, 16).status().message()),
+              ::testing::HasSubstr("class 'z' is unknown to training"));
+}
+
+TEST(TaskDataTest, CanonicalLabelsLetDatasetsShareFindings) {
+  std::vector<Image> a, b;
+  for (int i = 0; i < 20; ++i) a.push_back({"", "", {i % 2 ? 1.f : 0.f, i % 3 ? 1.f : 0.f, 0.f}});
+  for (int i = 0; i < 8; ++i) b.push_back({"", "", {i % 2 ? 1.f : 0.f, 0.f, i % 4 ? 0.f : 1.f}});
+  EvalData d = Write("chexpertish", {"Pleural Effusion", "Cardiomegaly", "No Finding"}, a);
+  *d.mutable_test_dataset() = DatasetOf(Write("nihish", {"Effusion", "Mass", "Cardiomegaly"}, b));
+  d.set_label_space("canonical");
+  auto t = LoadTaskData(d, 16);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->class_names, ::testing::ElementsAre("Effusion", "Cardiomegaly"));
+  EXPECT_FALSE(t->multiclass);
+}
+
+TEST(TaskDataTest, MaskOnlyDatasetsLoadForSegmentation) {
+  std::vector<Image> images(12, Image{"", "", {}});
+  EvalData d = Write("masks_only", {}, images, {"lungs"});
+  auto t = LoadTaskData(d, 16, /*with_masks=*/true);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->c, 0);
+  EXPECT_EQ(t->masks.size(), 12u);
+  EXPECT_THAT(std::string(LoadTaskData(d, 16).status().message()), ::testing::HasSubstr("has no labels"));
+}
+
+TEST(ShiftsTest, DefaultsRangesAndSeededNoise) {
+  EvalData d;
+  ASSERT_TRUE(ParseTextProto("shifts { kind: \"blur\" } shifts { kind: \"gamma\" strengths: [0.5, 2] }", "s", &d).ok());
+  auto levels = ExpandShifts(d);
+  ASSERT_TRUE(levels.ok());
+  ASSERT_EQ(levels->size(), 5u);
+  EXPECT_EQ((*levels)[0].label(), "blur 1");
+  EXPECT_EQ((*levels)[4].label(), "gamma 2");
+  ASSERT_TRUE(ParseTextProto("shifts { kind: \"fog\" }", "s", &d).ok());
+  EXPECT_THAT(std::string(ExpandShifts(d).status().message()), ::testing::HasSubstr("shifts[0].kind 'fog'"));
+  GrayImage img(8, 8, 0.5f);
+  ShiftLevel noise{"noise", 0.1f};
+  EXPECT_EQ(ApplyShift(img, noise, 1, 3).pixels, ApplyShift(img, noise, 1, 3).pixels);
+  EXPECT_NE(ApplyShift(img, noise, 1, 3).pixels, ApplyShift(img, noise, 1, 4).pixels);  // per image
+  EXPECT_GT(ApplyShift(img, ShiftLevel{"exposure", 1.5f}, 0, 0).pixels[0], 0.5f);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "chexworld/data/resize.h"
 #include "chexworld/data/transforms/dual_view.h"
 #include "chexworld/models/checkpoint/adapt.h"
+#include "chexworld/eval/plot.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 
 namespace chexworld {
@@ -63,132 +64,6 @@ std::vector<EncoderSource> SourcesOrPretrained(const google::protobuf::RepeatedP
     out.push_back(s);
   }
   return out;
-}
-
-absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool with_masks) {
-  ASSIGN_OR_RETURN(std::shared_ptr<Dataset> ds, CreateDataset(d.dataset()));
-  TaskData t;
-  t.n = ds->size();
-  const auto& names = ds->label_names();
-  if (names.empty()) return absl::InvalidArgumentError("the evaluation dataset has no labels");
-  std::vector<std::vector<float>> raw(t.n);
-  std::vector<std::string> patients(t.n);
-  t.images.resize(t.n);
-  if (with_masks) {
-    t.masks.resize(t.n);
-    t.mask_names = ds->mask_names();
-    if (t.mask_names.empty()) return absl::InvalidArgumentError("the evaluation dataset has no masks");
-  }
-  for (int64_t i = 0; i < t.n; ++i) {
-    ShardSample s;
-    RETURN_IF_ERROR(ds->Read(i, &s));
-    t.images[i] = (s.image.height == image_size && s.image.width == image_size) ? std::move(s.image)
-                                                                              : Resize(s.image, image_size, image_size);
-    raw[i] = s.labels;
-    patients[i] = s.patient_id;
-    if (with_masks) {
-      const int h = ds->image_height(), w = ds->image_width(), m = static_cast<int>(t.mask_names.size());
-      for (int k = 0; k < m; ++k) {
-        GrayImage mk(h, w);
-        for (int p = 0; p < h * w; ++p) mk.pixels[p] = s.masks[static_cast<size_t>(k) * h * w + p];
-        GrayImage r = (h == image_size && w == image_size) ? mk : Resize(mk, image_size, image_size);
-        for (float v : r.pixels) t.masks[i].push_back(v >= 0.5f ? 1 : 0);
-      }
-    }
-  }
-  std::string task = d.task().empty() ? "auto" : d.task();
-  if (task == "binary" || !d.positive_labels().empty()) {
-    std::vector<int> pos;
-    for (const auto& l : d.positive_labels()) {
-      auto it = std::find(names.begin(), names.end(), l);
-      if (it == names.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("EvalData.positive_labels: '", l, "' is not a label of the dataset (",
-                                                       absl::StrJoin(names, ", "), ")"));
-      }
-      pos.push_back(static_cast<int>(it - names.begin()));
-    }
-    if (pos.empty()) pos.push_back(0);
-    t.c = 1;
-    t.class_names = {d.positive_labels().empty() ? names[0] : absl::StrJoin(d.positive_labels(), "+")};
-    for (const auto& r : raw) {
-      double y = 0;
-      bool unknown = false;
-      for (int p : pos) {
-        if (std::isnan(r[p])) unknown = true;
-        else if (r[p] > 0.5f) y = 1;
-      }
-      t.targets.push_back(y == 0 && unknown ? kNaN : y);
-    }
-  } else {
-    t.c = static_cast<int64_t>(names.size());
-    t.class_names = names;
-    bool one_hot = true;
-    for (const auto& r : raw) {
-      int ones = 0;
-      for (float v : r) ones += v > 0.5f, one_hot &= !std::isnan(v);
-      one_hot &= ones == 1;
-      for (float v : r) t.targets.push_back(v);
-    }
-    if (task == "multiclass" && !one_hot) {
-      return absl::InvalidArgumentError("EvalData.task = multiclass but some rows do not have exactly one label");
-    }
-    t.multiclass = task == "multiclass" || (task == "auto" && one_hot);
-  }
-  // Seeded split, then the label fraction / k-shot subset of train.
-  const double ftrain = d.train_fraction() > 0 ? d.train_fraction() : 0.6;
-  const double fval = d.val_fraction() > 0 ? d.val_fraction() : 0.2;
-  if (ftrain + fval >= 1.0) return absl::InvalidArgumentError("EvalData: train_fraction + val_fraction must be < 1");
-  // Where the data has patient ids, whole patients go to one split (no
-  // patient's images on both sides); otherwise images are split.
-  std::mt19937_64 rng(d.seed() * 7919 + 17);
-  std::vector<int64_t> order(t.n);
-  std::iota(order.begin(), order.end(), 0);
-  t.patient_level = std::any_of(patients.begin(), patients.end(), [](const std::string& p) { return !p.empty(); });
-  std::vector<int64_t> train;
-  if (t.patient_level) {
-    std::map<std::string, std::vector<int64_t>> groups;
-    for (int64_t i = 0; i < t.n; ++i) groups[patients[i].empty() ? absl::StrCat("#image", i) : patients[i]].push_back(i);
-    std::vector<const std::vector<int64_t>*> g;
-    for (const auto& [k, v] : groups) g.push_back(&v);
-    std::shuffle(g.begin(), g.end(), rng);
-    for (const auto* members : g) {
-      const int64_t assigned = static_cast<int64_t>(train.size() + t.val.size());
-      auto& dst = assigned < ftrain * t.n ? train : (assigned < (ftrain + fval) * t.n ? t.val : t.test);
-      dst.insert(dst.end(), members->begin(), members->end());
-    }
-  } else {
-    std::shuffle(order.begin(), order.end(), rng);
-    const int64_t ntrain = static_cast<int64_t>(ftrain * t.n), nval = static_cast<int64_t>(fval * t.n);
-    train.assign(order.begin(), order.begin() + ntrain);
-    t.val.assign(order.begin() + ntrain, order.begin() + ntrain + nval);
-    t.test.assign(order.begin() + ntrain + nval, order.end());
-  }
-  if (d.shots() > 0) {
-    for (int64_t k = 0; k < t.c; ++k) {
-      int taken = 0;
-      for (int64_t i : train) {
-        if (taken < d.shots() && t.targets[i * t.c + k] > 0.5) {
-          t.train.push_back(i);
-          ++taken;
-        }
-      }
-    }
-    if (t.c == 1) {  // binary: k negatives too
-      int taken = 0;
-      for (int64_t i : train) {
-        if (taken < d.shots() && t.targets[i] < 0.5) t.train.push_back(i), ++taken;
-      }
-    }
-    std::sort(t.train.begin(), t.train.end());
-    t.train.erase(std::unique(t.train.begin(), t.train.end()), t.train.end());
-  } else {
-    const double frac = d.label_fraction() > 0 ? d.label_fraction() : 1.0;
-    t.train.assign(train.begin(), train.begin() + std::max<int64_t>(1, static_cast<int64_t>(frac * train.size())));
-  }
-  t.description = absl::StrCat(t.n, " images", t.patient_level ? " (patient-level split)" : "", ", ", t.multiclass ? "multi-class" : (t.c == 1 ? "binary" : "multi-label"),
-                               " over ", absl::StrJoin(t.class_names, ", "), "; train ", t.train.size(), " / val ",
-                               t.val.size(), " / test ", t.test.size(), " (seed ", d.seed(), ")");
-  return t;
 }
 
 absl::StatusOr<std::shared_ptr<Encoder>> LoadEncoder(const EvalContext& ctx, const EncoderSource& source,
@@ -237,6 +112,22 @@ torch::Tensor ToTensor(const std::vector<GrayImage>& images, const std::vector<i
   return out;
 }
 
+torch::Tensor EncodeImages(Encoder& encoder, const std::vector<GrayImage>& images, const std::string& normalization,
+                           torch::Device device, bool pooled, int batch_size) {
+  torch::NoGradGuard no_grad;
+  encoder.eval();
+  std::vector<torch::Tensor> out;
+  const int64_t n = static_cast<int64_t>(images.size());
+  for (int64_t start = 0; start < n; start += batch_size) {
+    std::vector<int64_t> idx;
+    for (int64_t i = start; i < std::min<int64_t>(n, start + batch_size); ++i) idx.push_back(i);
+    auto x = ToTensor(images, idx, static_cast<int>(encoder.in_channels()), normalization).to(device);
+    auto tokens = encoder.Forward(x);
+    out.push_back((pooled ? tokens.mean(1) : tokens).to(torch::kCPU));
+  }
+  return torch::cat(out, 0);
+}
+
 torch::Tensor ExtractFeatures(Encoder& encoder, const TaskData& data, const std::string& normalization,
                               torch::Device device, int batch_size) {
   torch::NoGradGuard no_grad;
@@ -253,36 +144,20 @@ torch::Tensor ExtractFeatures(Encoder& encoder, const TaskData& data, const std:
 
 namespace {
 
-// A small line plot: ROC curves on a white 320x320 canvas with axes and the diagonal.
+// ROC curves on a white 320x320 canvas with the diagonal.
 std::vector<uint8_t> PlotRoc(const std::vector<std::vector<std::pair<double, double>>>& curves, int size = 320) {
-  std::vector<uint8_t> rgb(static_cast<size_t>(size) * size * 3, 255);
-  const int margin = 24;
-  auto put = [&](int x, int y, const uint8_t* c) {
-    if (x < 0 || y < 0 || x >= size || y >= size) return;
-    for (int k = 0; k < 3; ++k) rgb[(static_cast<size_t>(y) * size + x) * 3 + k] = c[k];
-  };
-  auto line = [&](double x0, double y0, double x1, double y1, const uint8_t* c) {
-    auto px = [&](double v) { return margin + v * (size - 2 * margin); };
-    auto py = [&](double v) { return size - margin - v * (size - 2 * margin); };
-    const double ax = px(x0), ay = py(y0), bx = px(x1), by = py(y1);
-    const int steps = static_cast<int>(std::max(std::abs(bx - ax), std::abs(by - ay))) + 1;
-    for (int i = 0; i <= steps; ++i) {
-      const double t = static_cast<double>(i) / steps;
-      put(static_cast<int>(std::lround(ax + t * (bx - ax))), static_cast<int>(std::lround(ay + t * (by - ay))), c);
-      put(static_cast<int>(std::lround(ax + t * (bx - ax))) + 1, static_cast<int>(std::lround(ay + t * (by - ay))), c);
-    }
-  };
-  const uint8_t black[3] = {0, 0, 0}, grey[3] = {180, 180, 180};
-  line(0, 0, 1, 0, black);
-  line(0, 0, 0, 1, black);
-  line(0, 0, 1, 1, grey);
-  static const uint8_t colors[6][3] = {{214, 39, 40}, {31, 119, 180}, {44, 160, 44}, {255, 127, 14}, {148, 103, 189}, {140, 86, 75}};
+  Canvas canvas(size, size);
+  Panel p{24, 24, size - 48, size - 48, 0, 1, 0, 1};
+  p.Axes(canvas);
+  const uint8_t grey[3] = {180, 180, 180};
+  p.Line(canvas, 0, 0, 1, 1, grey);
   for (size_t c = 0; c < curves.size(); ++c) {
     for (size_t i = 1; i < curves[c].size(); ++i) {
-      line(curves[c][i - 1].first, curves[c][i - 1].second, curves[c][i].first, curves[c][i].second, colors[c % 6]);
+      p.Line(canvas, curves[c][i - 1].first, curves[c][i - 1].second, curves[c][i].first, curves[c][i].second,
+             SeriesColor(static_cast<int>(c)));
     }
   }
-  return rgb;
+  return canvas.rgb();
 }
 
 std::string Json(double v) { return std::isnan(v) ? "null" : absl::StrFormat("%.6g", v); }
@@ -291,7 +166,8 @@ std::string Json(double v) { return std::isnan(v) ? "null" : absl::StrFormat("%.
 
 absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& ctx, const TaskData& data,
                                   const std::vector<std::string>& encoder_names,
-                                  const std::vector<std::vector<double>>& test_scores, int bootstrap) {
+                                  const std::vector<std::vector<double>>& test_scores, int bootstrap,
+                                  const ShiftScores* shifts) {
   const int64_t nt = static_cast<int64_t>(data.test.size()), c = data.c;
   std::vector<double> labels;
   for (int64_t i : data.test)
@@ -351,10 +227,20 @@ absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& ct
     for (int64_t i = 0; i < nt; ++i) s0.push_back(test_scores[e][i * c]), l0.push_back(labels[i * c]);
     curves.push_back(RocCurve(s0, l0));
   }
-  absl::StrAppend(&json, "\n  ]\n}\n");
+  absl::StrAppend(&json, "\n  ]");
   absl::StrAppend(&md, "\nROC curves (", data.class_names[0], "): eval/", name, "_roc.png, colours in row order (red, blue, green, orange, purple).\n");
   const std::string dir = ctx.run_dir + "/eval";
   RETURN_IF_ERROR(MakeDirectories(dir));
+  if (!data.overlap.empty()) absl::StrAppend(&json, ",\n  \"overlap\": \"", data.overlap, "\"");
+  if (shifts != nullptr && !shifts->levels.empty()) {
+    ShiftMatrix m = MakeShiftMatrix(data, encoder_names, test_scores, *shifts, resamples, "eval/" + name + "_shifts.png");
+    absl::StrAppend(&md, "\n", m.markdown);
+    absl::StrAppend(&json, ",\n  \"shifts\": ", m.json);
+    for (const auto& [k, v] : m.summary) report.summary[k] = v;
+    ASSIGN_OR_RETURN(std::string png, EncodePngRgb(m.png_rgb, m.png_height, m.png_width));
+    RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + "_shifts.png", png));
+  }
+  absl::StrAppend(&json, "\n}\n");
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".json", json));
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".md", md));
   ASSIGN_OR_RETURN(std::string png, EncodePngRgb(PlotRoc(curves), 320, 320));

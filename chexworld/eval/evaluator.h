@@ -18,6 +18,8 @@
 #include "chexworld/data/image.h"
 #include "chexworld/eval/evaluators.pb.h"
 #include "chexworld/eval/metrics.h"
+#include "chexworld/eval/shift_report.h"
+#include "chexworld/eval/task_data.h"
 #include "chexworld/models/encoder.h"
 #include "chexworld/proto/experiment.pb.h"
 
@@ -67,22 +69,6 @@ inline absl::StatusOr<std::shared_ptr<Evaluator>> CreateEvaluator(const Componen
   return CreateComponent<Evaluator>(kEvaluatorKind, spec);
 }
 
-// Labelled images at the model's input size, with seeded splits.
-struct TaskData {
-  std::vector<GrayImage> images;
-  std::vector<std::vector<uint8_t>> masks;  // per image, M * S * S (segmentation)
-  std::vector<std::string> mask_names;
-  std::vector<double> targets;  // N * C, NaN unknown
-  int64_t n = 0, c = 0;
-  bool multiclass = false;
-  std::vector<std::string> class_names;
-  std::vector<int64_t> train, val, test;
-  bool patient_level = false;  // splits keep each patient's images together
-  std::string description;     // for reports
-};
-
-absl::StatusOr<TaskData> LoadTaskData(const EvalData& data, int image_size, bool with_masks = false);
-
 // Builds the configured encoder and loads `source`'s weights (adapting
 // positions, patch size and channels). `overrides` are --set style paths on
 // the encoder spec (e.g. "options.drop_path_rate=0.1").
@@ -97,12 +83,19 @@ torch::Tensor ToTensor(const std::vector<GrayImage>& images, const std::vector<i
 torch::Tensor ExtractFeatures(Encoder& encoder, const TaskData& data, const std::string& normalization,
                               torch::Device device, int batch_size = 64);
 
+// Encoder outputs of `images` in eval mode: mean-pooled (N, D) when
+// `pooled`, else the tokens (N, T, D).
+torch::Tensor EncodeImages(Encoder& encoder, const std::vector<GrayImage>& images, const std::string& normalization,
+                           torch::Device device, bool pooled, int batch_size = 64);
+
 // Test-set scores (N_test * C probabilities) of each encoder, evaluated with
 // bootstrap intervals and paired tests against the first; writes
-// <run_dir>/eval/<name>.json, .md and a ROC plot PNG.
+// <run_dir>/eval/<name>.json, .md and a ROC plot PNG. With `shifts`, also the
+// appearance-shift matrix (shift_report.h) and <name>_shifts.png.
 absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& context, const TaskData& data,
                                   const std::vector<std::string>& encoder_names,
-                                  const std::vector<std::vector<double>>& test_scores, int bootstrap);
+                                  const std::vector<std::vector<double>>& test_scores, int bootstrap,
+                                  const ShiftScores* shifts = nullptr);
 
 // Sources to evaluate: the options' list, or this run's encoder.
 std::vector<EncoderSource> SourcesOrPretrained(const google::protobuf::RepeatedPtrField<EncoderSource>& sources);

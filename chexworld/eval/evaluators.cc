@@ -1,5 +1,7 @@
 // Registered evaluators: "linear_probe", "knn", "finetune".
 #include <cmath>
+#include <functional>
+#include <numeric>
 #include <random>
 
 #include <glog/logging.h>
@@ -10,6 +12,7 @@
 #include "chexworld/data/transforms/dual_view.h"
 #include "chexworld/eval/evaluator.h"
 #include "chexworld/eval/feature_cache.h"
+#include "chexworld/eval/shifts.h"
 
 namespace chexworld {
 namespace {
@@ -68,25 +71,55 @@ absl::StatusOr<torch::Tensor> Features(const EvalContext& ctx, const EncoderSour
   return f;
 }
 
-// Test-split scores of one encoder (probabilities, test rows x classes).
-using Scores = absl::StatusOr<std::vector<double>>;
+// What an evaluator fits for one encoder source: the test split's scores
+// (probabilities, test rows x classes) and a way to score other images (the
+// shifted copies of the test images, EvalData.shifts).
+struct Fitted {
+  std::vector<double> test_scores;
+  std::function<absl::StatusOr<std::vector<double>>(const std::vector<GrayImage>&)> score_images;
+};
 
-// The frame of every classification evaluator: load the task once, score each
-// encoder source (the pretrained one when none is listed), write one report
-// comparing them. Options are any message with `data` and `encoders`.
-template <typename Options, typename ScoreFn>
-absl::StatusOr<EvalReport> ScoreEachEncoder(const char* kind, const EvalContext& ctx, const Options& o,
-                                            ScoreFn score) {
+// The frame of every classification evaluator: load the task once, fit each
+// encoder source (the pretrained one when none is listed), score the test
+// images and each appearance shift of them, write one report comparing the
+// encoders. Options are any message with `data` and `encoders`.
+template <typename Options, typename FitFn>
+absl::StatusOr<EvalReport> ScoreEachEncoder(const char* kind, const EvalContext& ctx, const Options& o, FitFn fit) {
+  ASSIGN_OR_RETURN(std::vector<ShiftLevel> levels, ExpandShifts(o.data()));
   ASSIGN_OR_RETURN(int size, InputSize(ctx, o.data()));
   ASSIGN_OR_RETURN(TaskData data, LoadTaskData(o.data(), size));
+  LOG(INFO) << kind << ": " << data.description;
   std::vector<std::string> names;
   std::vector<std::vector<double>> scores;
+  std::vector<Fitted> fitted;
   for (const EncoderSource& src : SourcesOrPretrained(o.encoders())) {
-    ASSIGN_OR_RETURN(std::vector<double> s, score(src, data));
+    ASSIGN_OR_RETURN(Fitted f, fit(src, data));
     names.push_back(src.name());
-    scores.push_back(std::move(s));
+    scores.push_back(f.test_scores);
+    fitted.push_back(std::move(f));
   }
-  return Report(ReportName(kind, o.data()), ctx, data, names, scores, o.data().bootstrap());
+  ShiftScores shifted;
+  shifted.levels = levels;
+  shifted.scores.resize(fitted.size());
+  for (size_t l = 0; l < levels.size(); ++l) {
+    std::vector<GrayImage> images;
+    for (size_t k = 0; k < data.test.size(); ++k) {
+      images.push_back(ApplyShift(data.images[data.test[k]], levels[l], o.data().shift_seed(), static_cast<int64_t>(k)));
+    }
+    for (size_t e = 0; e < fitted.size(); ++e) {
+      ASSIGN_OR_RETURN(std::vector<double> s, fitted[e].score_images(images));
+      shifted.scores[e].push_back(std::move(s));
+    }
+    LOG(INFO) << kind << ": scored shift " << levels[l].label();
+  }
+  return Report(ReportName(kind, o.data()), ctx, data, names, scores, o.data().bootstrap(),
+                levels.empty() ? nullptr : &shifted);
+}
+
+std::vector<int64_t> AllRows(size_t n) {
+  std::vector<int64_t> v(n);
+  std::iota(v.begin(), v.end(), 0);
+  return v;
 }
 
 // ---------------------------------------------------------------- linear probe
@@ -94,7 +127,7 @@ class LinearProbe : public Evaluator {
  public:
   explicit LinearProbe(LinearProbeOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    return ScoreEachEncoder("linear_probe", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> Scores {
+    return ScoreEachEncoder("linear_probe", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> absl::StatusOr<Fitted> {
       ASSIGN_OR_RETURN(torch::Tensor f, Features(ctx, src, data, o_.data()));
       auto train = Rows(f, data.train);
       auto mean = train.mean(0), std = train.std(0).clamp_min(1e-6);
@@ -126,7 +159,20 @@ class LinearProbe : public Evaluator {
       linear->weight.copy_(best_w);
       linear->bias.copy_(best_b);
       LOG(INFO) << "linear probe '" << src.name() << "': best validation score " << best;
-      return Probabilities(linear(xte), data.multiclass);
+      Fitted out;
+      out.test_scores = Probabilities(linear(xte), data.multiclass);
+      const bool multiclass = data.multiclass;
+      std::shared_ptr<Encoder> enc;  // loaded on the first shifted set
+      out.score_images = [=, &ctx](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
+        if (enc == nullptr) {
+          ASSIGN_OR_RETURN(enc, LoadEncoder(ctx, src));
+          enc->to(ctx.device);
+        }
+        torch::NoGradGuard ng;
+        auto x = (EncodeImages(*enc, images, o_.data().normalization(), ctx.device, /*pooled=*/true) - mean) / std;
+        return Probabilities(linear(x), multiclass);
+      };
+      return out;
     });
   }
 
@@ -141,23 +187,40 @@ class Knn : public Evaluator {
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
     const int k = o_.k() > 0 ? o_.k() : 20;
     const double temp = o_.temperature() > 0 ? o_.temperature() : 0.07;
-    return ScoreEachEncoder("knn", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> Scores {
+    return ScoreEachEncoder("knn", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> absl::StatusOr<Fitted> {
       ASSIGN_OR_RETURN(torch::Tensor f, Features(ctx, src, data, o_.data()));
-      auto nf = torch::nn::functional::normalize(f, torch::nn::functional::NormalizeFuncOptions().dim(1));
-      auto train = Rows(nf, data.train), test = Rows(nf, data.test);
+      auto normalize = [](const torch::Tensor& x) {
+        return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
+      };
+      auto nf = normalize(f);
+      auto train = Rows(nf, data.train);
       auto ytr = Targets(data, data.train);
       auto known = (~torch::isnan(ytr)).to(torch::kFloat32);
       auto yz = torch::nan_to_num(ytr, 0.0);
-      auto sims = torch::matmul(test, train.t());  // (T, N)
-      const int64_t kk = std::min<int64_t>(k, train.size(0));
-      auto top = sims.topk(kk, 1);
-      auto w = (std::get<0>(top) / temp).exp();     // (T, k)
-      auto idx = std::get<1>(top);
-      auto yk = yz.index_select(0, idx.flatten()).reshape({test.size(0), kk, data.c});
-      auto mk = known.index_select(0, idx.flatten()).reshape({test.size(0), kk, data.c});
-      auto num = (w.unsqueeze(-1) * yk * mk).sum(1), den = (w.unsqueeze(-1) * mk).sum(1).clamp_min(1e-12);
-      auto s = (num / den).to(torch::kFloat64).contiguous();
-      return std::vector<double>(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+      const int64_t c = data.c;
+      auto vote = [=](const torch::Tensor& test) {
+        auto sims = torch::matmul(test, train.t());  // (T, N)
+        const int64_t kk = std::min<int64_t>(k, train.size(0));
+        auto top = sims.topk(kk, 1);
+        auto w = (std::get<0>(top) / temp).exp();  // (T, k)
+        auto idx = std::get<1>(top);
+        auto yk = yz.index_select(0, idx.flatten()).reshape({test.size(0), kk, c});
+        auto mk = known.index_select(0, idx.flatten()).reshape({test.size(0), kk, c});
+        auto num = (w.unsqueeze(-1) * yk * mk).sum(1), den = (w.unsqueeze(-1) * mk).sum(1).clamp_min(1e-12);
+        auto s = (num / den).to(torch::kFloat64).contiguous();
+        return std::vector<double>(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+      };
+      Fitted out;
+      out.test_scores = vote(Rows(nf, data.test));
+      std::shared_ptr<Encoder> enc;
+      out.score_images = [=, &ctx](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
+        if (enc == nullptr) {
+          ASSIGN_OR_RETURN(enc, LoadEncoder(ctx, src));
+          enc->to(ctx.device);
+        }
+        return vote(normalize(EncodeImages(*enc, images, o_.data().normalization(), ctx.device, /*pooled=*/true)));
+      };
+      return out;
     });
   }
 
@@ -188,7 +251,7 @@ class Finetune : public Evaluator {
   }
 
  private:
-  absl::StatusOr<std::vector<double>> TrainOne(const EvalContext& ctx, const EncoderSource& src, const TaskData& data) {
+  absl::StatusOr<Fitted> TrainOne(const EvalContext& ctx, const EncoderSource& src, const TaskData& data) {
     const double drop = o_.drop_path() > 0 ? o_.drop_path() : 0.1;
     ASSIGN_OR_RETURN(std::shared_ptr<Encoder> enc,
                      LoadEncoder(ctx, src, {absl::StrCat("options.drop_path_rate=", drop)}));
@@ -229,16 +292,25 @@ class Finetune : public Evaluator {
     const int patience = o_.patience() > 0 ? o_.patience() : 5;
     const int channels = static_cast<int>(enc->in_channels());
     std::mt19937_64 rng(o_.data().seed() * 31 + 7);
-    auto score = [&](const std::vector<int64_t>& idx) {
+    const bool multiclass = data.multiclass;
+    const std::string normalization = o_.data().normalization();
+    const torch::Device device = ctx.device;
+    auto score_images = [enc, head, channels, multiclass, normalization, device](const std::vector<GrayImage>& images) mutable {
       torch::NoGradGuard g;
       enc->eval();
       std::vector<torch::Tensor> out;
-      for (size_t s = 0; s < idx.size(); s += 64) {
-        std::vector<int64_t> chunk(idx.begin() + s, idx.begin() + std::min(idx.size(), s + 64));
-        auto x = ToTensor(data.images, chunk, channels, o_.data().normalization()).to(ctx.device);
+      const std::vector<int64_t> all = AllRows(images.size());
+      for (size_t s = 0; s < all.size(); s += 64) {
+        std::vector<int64_t> chunk(all.begin() + s, all.begin() + std::min(all.size(), s + 64));
+        auto x = ToTensor(images, chunk, channels, normalization).to(device);
         out.push_back(head(enc->Forward(x).mean(1)).to(torch::kCPU));
       }
-      return Probabilities(torch::cat(out, 0), data.multiclass);
+      return Probabilities(torch::cat(out, 0), multiclass);
+    };
+    auto score = [&](const std::vector<int64_t>& idx) {
+      std::vector<GrayImage> images;
+      for (int64_t i : idx) images.push_back(data.images[i]);
+      return score_images(images);
     };
     double best = -1;
     int since_best = 0;
@@ -280,7 +352,12 @@ class Finetune : public Evaluator {
       }
     }
     best_state.Restore();
-    return score(data.test);
+    Fitted out;
+    out.test_scores = score(data.test);
+    out.score_images = [score_images](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
+      return score_images(images);
+    };
+    return out;
   }
 
   FinetuneOptions o_;
@@ -317,7 +394,7 @@ class AttentiveProbe : public Evaluator {
  public:
   explicit AttentiveProbe(AttentiveProbeOptions o) : o_(std::move(o)) {}
   absl::StatusOr<EvalReport> Run(const EvalContext& ctx) override {
-    return ScoreEachEncoder("attentive_probe", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> Scores {
+    return ScoreEachEncoder("attentive_probe", ctx, o_, [&](const EncoderSource& src, const TaskData& data) -> absl::StatusOr<Fitted> {
       ASSIGN_OR_RETURN(std::shared_ptr<Encoder> enc, LoadEncoder(ctx, src));
       enc->to(ctx.device);
       enc->eval();
@@ -363,7 +440,17 @@ class AttentiveProbe : public Evaluator {
         }
       }
       best_state.Restore();
-      return predict(data.test);
+      Fitted out;
+      out.test_scores = predict(data.test);
+      const bool multiclass = data.multiclass;
+      const std::string normalization = o_.data().normalization();
+      const torch::Device device = ctx.device;
+      out.score_images = [enc, pooler, multiclass, normalization, device](const std::vector<GrayImage>& images)
+          -> absl::StatusOr<std::vector<double>> {
+        torch::NoGradGuard g;
+        return Probabilities(pooler->forward(EncodeImages(*enc, images, normalization, device, /*pooled=*/false)), multiclass);
+      };
+      return out;
     });
   }
 
@@ -373,8 +460,22 @@ class AttentiveProbe : public Evaluator {
 
 absl::Status ValidateData(const EvalData& d) {
   if (!d.has_dataset()) return absl::InvalidArgumentError("EvalData.dataset is required");
-  if (d.train_fraction() < 0 || d.val_fraction() < 0 || d.train_fraction() + d.val_fraction() >= 1) {
-    return absl::InvalidArgumentError("EvalData: need train_fraction + val_fraction < 1");
+  if (!d.split().empty() && d.split() != "random" && d.split() != "stored") {
+    return absl::InvalidArgumentError(absl::StrCat("EvalData.split '", d.split(), "' is not random or stored"));
+  }
+  if (!d.label_space().empty() && d.label_space() != "as_packed" && d.label_space() != "canonical") {
+    return absl::InvalidArgumentError(absl::StrCat("EvalData.label_space '", d.label_space(), "' is not as_packed or canonical"));
+  }
+  if (d.allow_overlap() && d.drop_overlap()) {
+    return absl::InvalidArgumentError("EvalData: set allow_overlap or drop_overlap, not both");
+  }
+  RETURN_IF_ERROR(ExpandShifts(d).status());
+  // With an external test set, train and val share the whole of `dataset`.
+  if (d.train_fraction() < 0 || d.val_fraction() < 0 ||
+      d.train_fraction() + d.val_fraction() > (d.has_test_dataset() ? 1.0 : 0.9999)) {
+    return absl::InvalidArgumentError(d.has_test_dataset() ? "EvalData: need train_fraction + val_fraction <= 1"
+                                                           : "EvalData: need train_fraction + val_fraction < 1 "
+                                                             "(the rest is the test split)");
   }
   if (d.label_fraction() < 0 || d.label_fraction() > 1) return absl::InvalidArgumentError("EvalData.label_fraction must be in (0, 1]");
   const std::string t = d.task();

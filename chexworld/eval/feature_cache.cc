@@ -21,7 +21,8 @@ std::string FeatureCacheKey(const EvalContext& ctx, const EncoderSource& src, co
   struct stat st;
   if (stat(UserPath(ckpt).c_str(), &st) == 0) absl::StrAppend(&stamp, ":", st.st_size, ":", st.st_mtime);
   const std::string text = absl::StrCat(stamp, "|", src.prefix(), "|", ToTextProto(ctx.config.model().encoder()), "|",
-                                        ToTextProto(d.dataset()), "|", data.images.empty() ? 0 : data.images[0].height,
+                                        ToTextProto(d.dataset()), "|", ToTextProto(d.test_dataset()), "|",
+                                        data.images.empty() ? 0 : data.images[0].height,
                                         "|", d.normalization(), "|", data.n);
   return absl::StrFormat("%s-%016x", src.name(), std::hash<std::string>()(text));
 }

@@ -180,8 +180,8 @@ class Segmentation : public Evaluator {
     report.name = name;
     std::vector<std::string> class_names;
     for (int c : classes) class_names.push_back(data.mask_names[c]);
-    std::string md = absl::StrCat("### ", name, "\n\n", data.n, " images, masks ", absl::StrJoin(class_names, ", "), "; train ",
-                                  data.train.size(), " / val ", data.val.size(), " / test ", nt,
+    std::string md = absl::StrCat("### ", name, "\n\n", data.description, "; masks segmented: ",
+                                  absl::StrJoin(class_names, ", "),
                                   "\n\n| encoder | mean Dice [95% CI] | mean IoU [95% CI] | per class Dice | vs ", names[0],
                                   ": ΔDice [95% CI], P(not better) |\n|---|---|---|---|---|\n");
     std::string json = absl::StrCat("{\n  \"evaluator\": \"", name, "\",\n  \"encoders\": [\n");
@@ -243,6 +243,9 @@ class Segmentation : public Evaluator {
 
 absl::Status ValidateSegmentation(const SegmentationOptions& o) {
   if (!o.data().has_dataset()) return absl::InvalidArgumentError("SegmentationOptions.data.dataset is required");
+  if (o.data().shifts_size() > 0) {
+    return absl::InvalidArgumentError("SegmentationOptions.data.shifts: appearance shifts apply to the classification evaluators");
+  }
   if (o.layer_decay() < 0 || o.layer_decay() > 1) return absl::InvalidArgumentError("SegmentationOptions.layer_decay must be in (0, 1]");
   return absl::OkStatus();
 }

@@ -16,6 +16,7 @@
 #include "chexworld/data/loader.h"
 #include "chexworld/data/transforms/transform.h"
 #include "chexworld/eval/evaluator.h"
+#include "chexworld/eval/run_report.h"
 #include "chexworld/masks/masker.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoder.h"
@@ -217,8 +218,8 @@ absl::Status RunExperiment(const ExperimentConfig& config, const std::string& ru
     LOG(INFO) << "encoder '" << config.model().encoder().name() << "': " << CountTrainableParameters(*encoder)
               << " trainable parameters (no objective and no evaluation: nothing to run)";
   }
-  if (config.evals_size() == 0) return absl::OkStatus();
-  if (env.rank != 0) return absl::OkStatus();  // rank 0 evaluates the shared result
+  if (env.rank != 0) return absl::OkStatus();  // rank 0 evaluates and reports the shared result
+  if (config.evals_size() == 0) return WriteRunReport(run_dir);
   EvalContext ctx;
   ctx.config = config;
   ctx.run_dir = run_dir;
@@ -240,7 +241,10 @@ absl::Status RunExperiment(const ExperimentConfig& config, const std::string& ru
     std::cout << report->markdown << std::endl;
   }
   RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/eval_summary.txt", summary));
-  return WriteFileAtomically(run_dir + "/eval/results.md", markdown);
+  RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/eval/results.md", markdown));
+  RETURN_IF_ERROR(WriteRunReport(run_dir));
+  LOG(INFO) << "report: " << run_dir << "/report.html";
+  return absl::OkStatus();
 }
 
 }  // namespace chexworld

@@ -116,7 +116,7 @@ void Structured(FuzzInput& in) {
   const hsize_t n = in.Int(0, 5), h = in.Int(1, 8), w = in.Int(1, 8), l = in.Int(0, 3), m = in.Int(0, 2);
   const bool u16 = in.Bool();
   if (in.Byte() % 8) StringAttr(f, "schema", in.Byte() % 8 ? "chexworld.radiograph_shard" : in.String(8), in.Byte() % 8 == 0);
-  if (in.Byte() % 8) IntAttr(f, "schema_version", in.Byte() % 8 ? 1 : in.Int(-2, 3));
+  if (in.Byte() % 8) IntAttr(f, "schema_version", in.Byte() % 8 ? in.Int(1, 2) : in.Int(-2, 4));
   if (in.Byte() % 8) IntAttr(f, "height", in.Byte() % 8 ? h : in.Int(-3, 70000));
   if (in.Byte() % 8) IntAttr(f, "width", in.Byte() % 8 ? w : in.Int(-3, 70000));
   if (in.Byte() % 8) StringAttr(f, "pixel_type", u16 ? "uint16" : "uint8", false);
@@ -159,6 +159,7 @@ void Structured(FuzzInput& in) {
   }
   Strings(in, f, "ids", n);
   Strings(in, f, "patient_ids", n);
+  Strings(in, f, "splits", n);  // schema version 2 (values outside train/val/test must be refused)
   Array(in, f, "labels", PickType(in, H5T_NATIVE_FLOAT), {n, l});
   Strings(in, f, "label_names", l);
   if (m > 0) Array(in, f, "masks", PickType(in, H5T_NATIVE_UINT8), {n, m, h, w});
@@ -186,6 +187,7 @@ void Structured(FuzzInput& in) {
       if (s.image.pixels.size() != static_cast<size_t>(schema.height) * schema.width) __builtin_trap();
       if (s.labels.size() != schema.label_names.size()) __builtin_trap();
       if (s.masks.size() != schema.mask_names.size() * schema.height * schema.width) __builtin_trap();
+      if (!s.split.empty() && s.split != "train" && s.split != "val" && s.split != "test") __builtin_trap();
     }
     (*reader)->ReadReceipt(i).IgnoreError();
   }
