@@ -15,6 +15,7 @@
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/world_model_loss.h"
 #include "chexworld/testing/h5_tensors.h"
+#include "chexworld/train/fused_adamw.h"
 #include "chexworld/train/param_groups.h"
 
 namespace chexworld {
@@ -222,7 +223,7 @@ TEST_F(OfficialParityTest, ForwardLossesGradientsAdamWAndEma) {
 
   // One AdamW step (no clipping), then EMA 0.99.
   auto adamw = MakeAdamW(groups, 1e-3, 0.05);
-  adamw->step();
+  FusedAdamWStep(*adamw);  // the trainer's step
   EmaUpdate(*target_, *encoder_, 0.99);
   std::map<std::string, torch::Tensor> target_params;
   for (const auto& p : target_->named_parameters()) target_params["target_encoder." + p.key()] = p.value();

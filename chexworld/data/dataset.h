@@ -30,9 +30,14 @@ class Dataset {
 // A Dataset over a shard manifest.
 class ShardDataset : public Dataset {
  public:
-  explicit ShardDataset(std::unique_ptr<ShardedDataset> shards);
-  int64_t size() const override { return shards_->size(); }
-  absl::Status Read(int64_t index, ShardSample* out) const override { return shards_->Read(index, out); }
+  // `splits`: keep only images of these stored splits (empty: all).
+  explicit ShardDataset(std::unique_ptr<ShardedDataset> shards, const std::vector<std::string>& splits = {});
+  int64_t size() const override { return keep_.empty() && !filtered_ ? shards_->size() : static_cast<int64_t>(keep_.size()); }
+  absl::Status Read(int64_t index, ShardSample* out) const override {
+    if (!filtered_) return shards_->Read(index, out);
+    if (index < 0 || index >= size()) return absl::OutOfRangeError("index out of range of the split-filtered shards");
+    return shards_->Read(keep_[index], out);
+  }
   const std::vector<std::string>& label_names() const override { return label_names_; }
   const std::vector<std::string>& mask_names() const override { return mask_names_; }
   int image_height() const override { return shards_->manifest().height(); }
@@ -41,6 +46,8 @@ class ShardDataset : public Dataset {
  private:
   std::unique_ptr<ShardedDataset> shards_;
   std::vector<std::string> label_names_, mask_names_;
+  bool filtered_ = false;
+  std::vector<int64_t> keep_;  // global indices kept by the split filter
 };
 
 // Where relative data paths in configs resolve: the user's directory.

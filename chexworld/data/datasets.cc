@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/seed.h"
 #include "chexworld/core/status_macros.h"
@@ -14,21 +15,40 @@
 
 namespace chexworld {
 
-ShardDataset::ShardDataset(std::unique_ptr<ShardedDataset> shards) : shards_(std::move(shards)) {
+ShardDataset::ShardDataset(std::unique_ptr<ShardedDataset> shards, const std::vector<std::string>& splits)
+    : shards_(std::move(shards)) {
   label_names_.assign(shards_->manifest().label_names().begin(), shards_->manifest().label_names().end());
   mask_names_.assign(shards_->manifest().mask_names().begin(), shards_->manifest().mask_names().end());
+  if (!splits.empty()) {
+    filtered_ = true;
+    for (int64_t i = 0; i < shards_->size(); ++i) {
+      if (std::find(splits.begin(), splits.end(), shards_->split(i)) != splits.end()) keep_.push_back(i);
+    }
+  }
 }
 
 namespace {
 
 absl::Status ValidateShards(const ShardsOptions& o) {
   if (o.manifest().empty()) return absl::InvalidArgumentError("ShardsOptions.manifest is required");
+  for (int i = 0; i < o.splits_size(); ++i) {
+    if (o.splits(i) != "train" && o.splits(i) != "val" && o.splits(i) != "test") {
+      return absl::InvalidArgumentError(absl::StrCat("ShardsOptions.splits[", i, "] = '", o.splits(i),
+                                                     "' is not train, val or test"));
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Dataset>> CreateShards(const ShardsOptions& o) {
   ASSIGN_OR_RETURN(auto shards, ShardedDataset::Open(UserPath(o.manifest()), !o.skip_verify()));
-  return std::shared_ptr<Dataset>(std::make_shared<ShardDataset>(std::move(shards)));
+  std::vector<std::string> splits(o.splits().begin(), o.splits().end());
+  auto ds = std::make_shared<ShardDataset>(std::move(shards), splits);
+  if (!splits.empty() && ds->size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(o.manifest(), ": no image is in the stored splits ",
+                                                   absl::StrJoin(splits, ", "), " (ShardsOptions.splits)"));
+  }
+  return std::shared_ptr<Dataset>(ds);
 }
 
 PhantomDatasetOptions ResolvePhantom(const PhantomDatasetOptions& in) {

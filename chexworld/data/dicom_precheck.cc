@@ -1,8 +1,10 @@
 #include "chexworld/data/dicom_precheck.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "chexworld/data/image.h"
@@ -151,6 +153,7 @@ class Walker {
         if (!implicit && !sq && vr != "UN" && !(pixel_data && (vr == "OB" || vr == "OW"))) {
           return Bad(at, g, e, absl::StrCat("has an undefined length with VR ", vr));
         }
+        if (!meta_only) Record(g, e, value, len, depth);
         *pos = value;
         absl::Status s = Sequence(pos, end, depth + 1, /*fragments=*/g == 0x7FE0 && e == 0x0010);
         if (!s.ok()) return s;
@@ -224,16 +227,56 @@ class Walker {
       return bad(absl::StrCat("Pixel Representation (0028,0103) is ", representation_));
     }
     if (planar_ != -1 && planar_ > 1) return bad(absl::StrCat("Planar Configuration (0028,0006) is ", planar_));
+    if (frames_ == -2) return bad("Number of Frames (0028,0008) is not a count in [1, 100000]");
     if (rows_ > 0 && columns_ > 0 && static_cast<int64_t>(rows_) * columns_ > kMaxDecodedPixels) {
       return bad(absl::StrCat("image of ", columns_, " x ", rows_, " pixels exceeds the limit of ", kMaxDecodedPixels));
     }
     if (bad_us_) return bad(absl::StrCat("Image Pixel element (0028,", absl::Hex(bad_us_tag_, absl::kZeroPad4),
                                          ") is not one 16-bit value"));
+    // GDCM decodes anything but MONOCHROME1/2 on a path that asserts on
+    // malformed data; grayscale radiographs are the only images read anyway.
+    if (has_pixel_data_) {
+      if (photometric_.empty()) return bad("Photometric Interpretation (0028,0004) is missing");
+      if (photometric_ != "MONOCHROME1" && photometric_ != "MONOCHROME2") {
+        return absl::UnimplementedError(absl::StrCat(name_, ": DICOM photometric interpretation '",
+                                                     absl::CEscape(photometric_),
+                                                     "' (grayscale radiographs are MONOCHROME1 or MONOCHROME2)"));
+      }
+    }
+    // Uncompressed pixel data must hold the whole image (GDCM asserts when it
+    // runs out while copying it).
+    if (has_pixel_data_ && !encapsulated_ && rows_ > 0 && columns_ > 0) {
+      const int64_t frames = std::max<int64_t>(1, frames_);
+      const int64_t need = static_cast<int64_t>(rows_) * columns_ * frames * std::max(1, spp_) *
+                           ((allocated_ == -1 ? 16 : allocated_) / 8);
+      if (static_cast<int64_t>(pixel_bytes_) < need) {
+        return bad(absl::StrCat("Pixel Data (7fe0,0010) holds ", pixel_bytes_, " bytes; ", columns_, " x ", rows_, " x ",
+                                frames, " frames needs ", need));
+      }
+    }
     return absl::OkStatus();
   }
 
   void Record(uint16_t g, uint16_t e, size_t value, uint32_t len, int depth) {
-    if (g != 0x0028 || depth != 0) return;
+    if (depth != 0) return;
+    if (g == 0x7FE0 && e == 0x0010) {
+      has_pixel_data_ = true;
+      encapsulated_ = len == kUndefined;
+      pixel_bytes_ = encapsulated_ ? 0 : len;
+      return;
+    }
+    if (g != 0x0028) return;
+    if (e == 0x0004 || e == 0x0008) {  // Photometric Interpretation (CS), Number of Frames (IS)
+      std::string text(b_.substr(value, std::min<uint32_t>(len, 64)));
+      while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.pop_back();
+      while (!text.empty() && text.front() == ' ') text.erase(text.begin());
+      if (e == 0x0004) {
+        photometric_ = text;
+      } else if (!absl::SimpleAtoi(text, &frames_) || frames_ < 1 || frames_ > 100000) {
+        frames_ = -2;  // checked below
+      }
+      return;
+    }
     int* slot = e == 0x0002 ? &spp_ : e == 0x0006 ? &planar_ : e == 0x0010 ? &rows_ : e == 0x0011 ? &columns_
               : e == 0x0100 ? &allocated_ : e == 0x0101 ? &stored_ : e == 0x0102 ? &high_bit_
               : e == 0x0103 ? &representation_ : nullptr;
@@ -254,6 +297,10 @@ class Walker {
       representation_ = -1;
   bool bad_us_ = false;
   uint16_t bad_us_tag_ = 0;
+  std::string photometric_;
+  int64_t frames_ = -1;
+  bool has_pixel_data_ = false, encapsulated_ = false;
+  uint64_t pixel_bytes_ = 0;
 };
 
 }  // namespace

@@ -460,6 +460,11 @@ absl::Status ShardReader::Read(int64_t index, ShardSample* out) const {
   return absl::OkStatus();
 }
 
+const std::string& ShardReader::split(int64_t index) const {
+  static const std::string kNone;
+  return splits_.empty() || index < 0 || index >= size_ ? kNone : splits_[index];
+}
+
 absl::StatusOr<Receipt> ShardReader::ReadReceipt(int64_t index) const {
   if (index < 0 || index >= size_) return absl::OutOfRangeError(absl::StrCat(path_, ": index ", index));
   std::lock_guard<std::mutex> lock(mu_);
@@ -533,6 +538,13 @@ absl::StatusOr<std::unique_ptr<ShardedDataset>> ShardedDataset::Open(const std::
     ds->shards_.push_back(std::move(reader));
   }
   return ds;
+}
+
+const std::string& ShardedDataset::split(int64_t index) const {
+  static const std::string kNone;
+  if (index < 0 || index >= total_) return kNone;
+  size_t sh = std::upper_bound(offsets_.begin(), offsets_.end(), index) - offsets_.begin() - 1;
+  return shards_[sh]->split(index - offsets_[sh]);
 }
 
 absl::Status ShardedDataset::Read(int64_t index, ShardSample* out) const {

@@ -114,6 +114,8 @@ class ShardReader {
   // Verifies the stored CRC-32; DataLoss naming the file and index on mismatch.
   absl::Status Read(int64_t index, ShardSample* out) const;
   absl::StatusOr<Receipt> ReadReceipt(int64_t index) const;
+  // The stored split of an image ("" for version 1), without reading pixels.
+  const std::string& split(int64_t index) const;
 
  private:
   ShardReader() = default;
@@ -141,6 +143,7 @@ class ShardedDataset {
   const ShardManifest& manifest() const { return manifest_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
   absl::Status Read(int64_t index, ShardSample* out) const;
+  const std::string& split(int64_t index) const;
 
  private:
   ShardManifest manifest_;

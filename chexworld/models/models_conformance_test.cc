@@ -14,6 +14,7 @@
 #include "chexworld/models/encoder.h"
 #include "chexworld/models/encoders/vit.h"
 #include "chexworld/models/layers/attention_core.h"
+#include "chexworld/models/layers/pos_embed.h"
 #include "chexworld/models/predictor.h"
 
 namespace chexworld {
@@ -298,6 +299,18 @@ TEST(CheckpointTest, WrongShapeAndMissingKeysAreNamed) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->missing.size(), 1u);
   EXPECT_EQ(r->unexpected.size(), 1u);
+}
+
+// The predictor computes mask-token embeddings only at the target positions:
+// bit-identical to gathering the full table.
+TEST(PosEmbedTest, RelativeEmbeddingAtTargetsEqualsTheGatheredTable) {
+  torch::manual_seed(5);
+  auto rel = torch::rand({6, 4}) * 2 - 1;
+  rel.select(1, 2).copy_(torch::tensor({0.f, 1.f, 0.f, 1.f, 1.f, 0.f}));  // relative flips
+  auto idx = torch::randint(0, 8 * 8, {6, 11}, torch::kInt64);
+  auto table = RelativeSinCos2D(rel, 48, 8, 8);
+  auto gathered = torch::gather(table, 1, idx.unsqueeze(-1).expand({-1, -1, 48}));
+  EXPECT_TRUE(torch::equal(RelativeSinCos2DAt(rel, idx, 48, 8, 8), gathered));
 }
 
 TEST(CheckpointTest, CorruptFilesFailClearly) {

@@ -316,7 +316,6 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
   c_.encoder->train();
   c_.predictor->train();
   c_.target->train();
-  auto& opt = c_.optimizer->optimizer();
   ClearGradients(params);
   const int shards = std::max(1, tc.concurrent_shards());
   const int threads_per_shard = std::max(1, torch::get_num_threads() / shards);
@@ -393,7 +392,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
           RETURN_IF_ERROR(c_.communicator->AllReduceMean(grads));
         }
         grad_norm = ClipGradNorm(params, tc.clip_grad());
-        opt.step();
+        c_.optimizer->Step();
         ClearGradients(params);
         momentum = c_.ema->Value(it);
         EmaUpdate(*c_.target, *c_.encoder, momentum);

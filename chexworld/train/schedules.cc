@@ -1,5 +1,7 @@
 #include "chexworld/train/schedules.h"
 
+#include "chexworld/train/fused_adamw.h"
+
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +69,7 @@ class AdamWOptimizer : public TrainOptimizer {
                          o.eps() == 0 ? 1e-8 : o.eps())),
         has_decay_group_(!g.decay.empty()) {}
   torch::optim::Optimizer& optimizer() override { return *adamw_; }
+  void Step() override { FusedAdamWStep(*adamw_); }
   void SetHyperparameters(double lr, double wd) override {
     auto& groups = adamw_->param_groups();
     for (size_t i = 0; i < groups.size(); ++i) {

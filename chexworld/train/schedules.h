@@ -38,6 +38,9 @@ class TrainOptimizer {
  public:
   virtual ~TrainOptimizer() = default;
   virtual torch::optim::Optimizer& optimizer() = 0;
+  // One optimizer step on the current gradients (the trainer's; an optimizer
+  // may fuse it).
+  virtual void Step() { optimizer().step(); }
   // lr on every group; weight decay on the decay group only.
   virtual void SetHyperparameters(double lr, double weight_decay) = 0;
 };

@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "chexworld/core/config.h"
+#include "chexworld/train/fused_adamw.h"
+#include "chexworld/train/param_groups.h"
 #include "chexworld/train/schedules.h"
 #include "chexworld/train/tensorboard.h"
 
@@ -66,6 +68,39 @@ TEST(TensorBoardTest, EventsRoundTrip) {
   EXPECT_EQ((*events)[1].step(), 3);
   EXPECT_EQ((*events)[1].summary().value(0).tag(), "loss");
   EXPECT_FLOAT_EQ((*events)[2].summary().value(0).simple_value(), 0.25f);
+}
+
+}  // namespace
+}  // namespace chexworld
+
+namespace chexworld {
+namespace {
+
+// The fused AdamW step follows libtorch's AdamW (same state, float rounding).
+TEST(FusedAdamWTest, MatchesLibtorchOverSteps) {
+  torch::manual_seed(3);
+  auto a = torch::randn({257, 33}), b = torch::randn({19});
+  auto a2 = a.clone(), b2 = b.clone();
+  for (auto* t : {&a, &b, &a2, &b2}) t->set_requires_grad(true);
+  ParamGroups g1{{{"w", a}}, {{"bias", b}}}, g2{{{"w", a2}}, {{"bias", b2}}};
+  auto fused = MakeAdamW(g1, 1e-2, 0.05), reference = MakeAdamW(g2, 1e-2, 0.05);
+  for (int step = 0; step < 5; ++step) {
+    auto grad_a = torch::randn_like(a), grad_b = torch::randn_like(b);
+    a.mutable_grad() = grad_a.clone();
+    b.mutable_grad() = grad_b.clone();
+    a2.mutable_grad() = grad_a.clone();
+    b2.mutable_grad() = grad_b.clone();
+    FusedAdamWStep(*fused);
+    reference->step();
+  }
+  EXPECT_TRUE(torch::allclose(a, a2, 1e-6, 1e-7)) << (a - a2).abs().max().item<float>();
+  EXPECT_TRUE(torch::allclose(b, b2, 1e-6, 1e-7));
+  // The state checkpoints save is the same kind of state.
+  torch::serialize::OutputArchive archive;
+  fused->save(archive);
+  std::ostringstream out;
+  archive.save_to(out);
+  EXPECT_GT(out.str().size(), 1000u);
 }
 
 }  // namespace

@@ -3,24 +3,42 @@
 // with channel index (s * heads + h) * d + j for s in {q, k, v}. Returns
 // [B, N, C] with channels h * d + j (heads concatenated), ready for `proj`.
 //
-// Two implementations with the same result (to float rounding):
-//  - AttentionCoreReference: composite libtorch ops, any device and dtype.
+// Three implementations with the same result (to float rounding):
+//  - AttentionCoreReference: composite libtorch ops, any device and dtype;
+//    materialises the [B, h, N, N] scores.
+//  - AttentionCoreSdpa: at::scaled_dot_product_attention (libtorch 2.0 and
+//    later, chosen at compile time from TORCH_VERSION_MAJOR): flash or
+//    memory-efficient attention on CUDA, bf16 under autocast. Written against
+//    the documented 2.x API; not compiled or run on the development machines
+//    (libtorch 1.13, no GPU).
 //  - AttentionCoreFusedCpu: float32 CPU only. One single-threaded BLAS call per
 //    (sample, head) pair, pairs spread over torch's intra-op threads, reading
 //    q/k/v and writing outputs and gradients in place through strides. This
 //    avoids libtorch's bmm on CPU, which multiplies batch items one after the
 //    other with a multi-threaded GEMM each (small products, poor scaling), and
 //    the permute/contiguous copies around it. Not twice differentiable.
-// AttentionCore picks the fused path where it applies.
+// AttentionCore picks the fused CPU path where it applies, else SDPA where
+// the libtorch has it, else the reference.
 #ifndef CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
 #define CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
 
 #include <ATen/core/Tensor.h>
+#include <torch/version.h>
+
+#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
+#define CHEXWORLD_HAVE_SDPA 1
+#else
+#define CHEXWORLD_HAVE_SDPA 0
+#endif
 
 namespace chexworld {
 
 at::Tensor AttentionCoreReference(const at::Tensor& qkv, int64_t heads, double scale);
 at::Tensor AttentionCoreFusedCpu(const at::Tensor& qkv, int64_t heads, double scale);
+at::Tensor AttentionCoreSdpa(const at::Tensor& qkv, int64_t heads, double scale);  // libtorch >= 2.0
+
+// Whether this build has AttentionCoreSdpa.
+bool SdpaAvailable();
 
 // True where AttentionCoreFusedCpu applies: a float32 CPU tensor [B, N, 3C].
 bool FusedAttentionApplies(const at::Tensor& qkv);

@@ -53,6 +53,34 @@ torch::Tensor RelativeSinCos2D(const torch::Tensor& rel, int64_t dim, int64_t gr
   return torch::cat({torch::sin(out_h), torch::cos(out_h), torch::sin(out_w), torch::cos(out_w)}, 2);
 }
 
+torch::Tensor RelativeSinCos2DAt(const torch::Tensor& rel, const torch::Tensor& target_idx, int64_t dim,
+                                 int64_t grid_h, int64_t grid_w) {
+  TORCH_CHECK(rel.dim() == 2 && rel.size(1) == 4, "relative position must be [B, 4], got ", rel.sizes());
+  TORCH_CHECK(target_idx.dim() == 2 && target_idx.size(0) == rel.size(0), "target_idx must be [B, K]");
+  TORCH_CHECK(dim % 4 == 0, "relative embedding width must be a multiple of 4, got ", dim);
+  torch::NoGradGuard no_grad;
+  auto r = rel.to(torch::kFloat32);
+  auto opts = r.options();
+  // As RelativeSinCos2D, element for element (same operations, same order).
+  auto di = r.select(1, 0) * static_cast<double>(grid_h);
+  auto dj = r.select(1, 1) * static_cast<double>(grid_w);
+  auto flip = r.select(1, 2).unsqueeze(-1);
+  auto dflip = r.select(1, 3) * static_cast<double>(grid_w);
+  auto idx = target_idx.to(r.device());
+  auto raw_h = torch::div(idx, grid_w, "floor").to(torch::kFloat32) + 0.5;  // [B, K]
+  auto raw_w = torch::remainder(idx, grid_w).to(torch::kFloat32) + 0.5;
+  auto y = raw_h + di.unsqueeze(-1);
+  auto x = raw_w + dj.unsqueeze(-1);
+  auto x_flipped = -raw_w + dflip.unsqueeze(-1);
+  x = flip * x_flipped + (1 - flip) * x;
+  x = x - 0.5;
+  y = y - 0.5;
+  auto omega = Omega(dim / 4, opts);
+  auto out_h = y.unsqueeze(-1) * omega;  // [B, K, dim/4]
+  auto out_w = x.unsqueeze(-1) * omega;
+  return torch::cat({torch::sin(out_h), torch::cos(out_h), torch::sin(out_w), torch::cos(out_w)}, 2);
+}
+
 torch::Tensor InterpolatePosEmbed(const torch::Tensor& pos_embed, int64_t old_h, int64_t old_w,
                                   int64_t new_h, int64_t new_w) {
   if (old_h == new_h && old_w == new_w) return pos_embed;

@@ -20,6 +20,11 @@ torch::Tensor SinCos2D(int64_t dim, int64_t grid_h, int64_t grid_w);
 // (crop units; zeros = same crop). Returns [B, grid_h * grid_w, dim].
 torch::Tensor RelativeSinCos2D(const torch::Tensor& rel, int64_t dim, int64_t grid_h, int64_t grid_w);
 
+// The same embeddings at the positions `target_idx` [B, K] only (token index
+// r * grid_w + c): [B, K, dim], equal to gathering RelativeSinCos2D's rows.
+torch::Tensor RelativeSinCos2DAt(const torch::Tensor& rel, const torch::Tensor& target_idx, int64_t dim,
+                                 int64_t grid_h, int64_t grid_w);
+
 // Bicubic (align_corners = false) resize of a [1, gh*gw, D] table to a new grid.
 torch::Tensor InterpolatePosEmbed(const torch::Tensor& pos_embed, int64_t old_h, int64_t old_w,
                                   int64_t new_h, int64_t new_w);

@@ -93,10 +93,11 @@ torch::Tensor ConditionedTransformerImpl::Forward(const PredictorInputs& in, Pre
   if (!rel.defined() || options_.disable_relative_offset()) {
     rel = torch::zeros({b, 4}, z.options().dtype(torch::kFloat32));
   }
-  auto rel_embed = RelativeSinCos2D(rel, p, context_.grid_h, context_.grid_w).to(x.dtype());
-  auto pos = torch::gather(rel_embed, 1, in.target_idx.unsqueeze(-1).expand({-1, -1, p}));
+  // The embedding at the target positions only (the same values as gathering
+  // the full table; the trace asks for the table).
+  auto pos = RelativeSinCos2DAt(rel, in.target_idx, p, context_.grid_h, context_.grid_w).to(x.dtype());
   auto tokens = mask_token + pos;  // (B, Kp, p)
-  if (trace != nullptr) trace->relpos_embed = rel_embed;
+  if (trace != nullptr) trace->relpos_embed = RelativeSinCos2D(rel, p, context_.grid_h, context_.grid_w);
 
   if (!options_.disable_action()) {
     TORCH_CHECK(in.action.defined() && in.action.dim() == 2 && in.action.size(0) == b &&
@@ -113,8 +114,8 @@ torch::Tensor ConditionedTransformerImpl::Forward(const PredictorInputs& in, Pre
   x = torch::cat({x, tokens}, 1);
   if (trace != nullptr) trace->blocks_in = x;
   for (const auto& blk : *predictor_blocks) x = blk->as<BlockImpl>()->forward(x);
-  x = predictor_norm(x);
-  return predictor_proj(x.slice(1, n_ctx));
+  // LayerNorm is per token: normalise only the predicted ones.
+  return predictor_proj(predictor_norm(x.slice(1, n_ctx)));
 }
 
 namespace {
