@@ -158,6 +158,7 @@ TEST(FuzzRegressionTest, EachFindingFailsWithItsReason) {
       {"image_fuzz/png_65535_square.png", "65535 x 65535 pixels exceeds the limit"},
       {"image_fuzz/sof_after_scan.jpg", "corrupt JPEG"},
       {"dicom_fuzz/bad_photometric_slow_path.dcm", "photometric interpretation 'OMNOCHROME1'"},
+      {"dicom_fuzz/no_pixel_data_bad_recognition_code.dcm", "no Pixel Data (7fe0,0010)"},
   };
   for (const auto& [file, words] : cases) {
     auto bytes = ReadFile("tests/fuzz/regressions/" + file);

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "chexworld/data/image.h"
 
 namespace chexworld {
@@ -233,6 +234,12 @@ class Walker {
     }
     if (bad_us_) return bad(absl::StrCat("Image Pixel element (0028,", absl::Hex(bad_us_tag_, absl::kZeroPad4),
                                          ") is not one 16-bit value"));
+    // Without Pixel Data GDCM falls back to its ACR-NEMA reader, which
+    // asserts on a Recognition Code it does not know.
+    if (!has_pixel_data_) return bad("file has no Pixel Data (7fe0,0010)");
+    if (has_recognition_ && !recognition_ok_) {
+      return bad("Recognition Code (0008,0010) is not ACR-NEMA's (a retired element; this file is malformed)");
+    }
     // GDCM decodes anything but MONOCHROME1/2 on a path that asserts on
     // malformed data; grayscale radiographs are the only images read anyway.
     if (has_pixel_data_) {
@@ -263,6 +270,12 @@ class Walker {
       has_pixel_data_ = true;
       encapsulated_ = len == kUndefined;
       pixel_bytes_ = encapsulated_ ? 0 : len;
+      return;
+    }
+    if (g == 0x0008 && e == 0x0010) {  // Recognition Code (retired, ACR-NEMA)
+      has_recognition_ = true;
+      const absl::string_view v = b_.substr(value, len);
+      recognition_ok_ = absl::StartsWith(v, "ACR-NEMA") || absl::StartsWith(v, "ACRNEMA") || absl::StartsWith(v, "MIPS 2.0");
       return;
     }
     if (g != 0x0028) return;
@@ -300,6 +313,7 @@ class Walker {
   std::string photometric_;
   int64_t frames_ = -1;
   bool has_pixel_data_ = false, encapsulated_ = false;
+  bool has_recognition_ = false, recognition_ok_ = false;
   uint64_t pixel_bytes_ = 0;
 };
 
