@@ -1,15 +1,21 @@
 // Encoder forward, forward+backward and the full four-pass predictor step for
-// vit_tiny / vit_small at 224 and 128 px. Reports images/s (items_per_second).
+// vit_tiny / vit_small at 224 and 128 px, the GEMM ceiling, and the fused CPU
+// kernels against libtorch's operators. Reports images/s (items_per_second);
+// the step also reports its share of the GEMM ceiling (of_ceiling).
 //
 //   bazel run //benchmarks:models_bench -- --benchmark_repetitions=3
 //       --benchmark_report_aggregates_only=true [--threads=2]
 #include <benchmark/benchmark.h>
 #include <gflags/gflags.h>
 
+#include <array>
+#include <chrono>
+
 #include "chexworld/masks/multiblock.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoders/vit.h"
 #include "chexworld/models/layers/attention_core.h"
+#include "chexworld/models/layers/fused_cpu_ops.h"
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/objective.h"
 #include "chexworld/train/sharded_step.h"
@@ -63,17 +69,38 @@ double StepFlopsPerImage(int64_t n, int64_t d, int64_t depth, int64_t in_ch, int
   return 2 * ft + 3 * (2 * fc + 4 * fp);
 }
 
+// The machine's fp32 GEMM ceiling at --threads: the best of 5 timed rounds
+// of 1024 x 1024 x 1024 products (as BM_Sgemm/1024), measured once.
+double CeilingGflops() {
+  static const double ceiling = [] {
+    torch::set_num_threads(FLAGS_threads);
+    auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+    double best = 0;
+    for (int round = 0; round < 6; ++round) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < 10; ++i) benchmark::DoNotOptimize(torch::matmul(a, b).data_ptr());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (round > 0) best = std::max(best, 10 * 2.0 * 1024 * 1024 * 1024 * 1e-9 / s);  // round 0 warms up
+    }
+    return best;
+  }();
+  return ceiling;
+}
+
 // The world-model loss forward + backward (2 target passes, 2 context passes,
 // 4 predictor passes) of the registered "chexworld" objective, on masks from
 // the official multiblock masker at this batch size (the batch-min lengths
 // are reported as Ke and Kp), through the trainer's ShardedStep: the batch in one pass on all
 // --threads, or as `shards` concurrent shards of --threads / shards threads
-// (trainer.concurrent_shards). Reports images/s and GFLOP/s (compare with
-// BM_Sgemm).
+// (trainer.concurrent_shards), with the fused CPU kernels on (fused:1) or off
+// (0: libtorch's LayerNorm, GELU and attention). Reports images/s, GFLOP/s
+// and of_ceiling, the share of the machine's GEMM ceiling (CeilingGflops).
 void BM_WorldModelStep(benchmark::State& state) {
   torch::set_num_threads(FLAGS_threads);
   const int64_t size = state.range(1), b = state.range(2);
   const int shards = static_cast<int>(state.range(3));
+  const double ceiling = CeilingGflops();
+  SetFusedCpuKernels(state.range(4) == 1);
   auto enc = MakeViT(Preset(state.range(0)), size);
   auto target = MakeTargetEncoder(*enc);
   const int64_t g = enc->grid_size(), n = g * g;
@@ -118,6 +145,9 @@ void BM_WorldModelStep(benchmark::State& state) {
                                          resolved.depth(),
                                          m.context_len, m.target_len);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * b * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["of_ceiling"] =
+      benchmark::Counter(flops * 1e-9 * b * state.iterations() / ceiling, benchmark::Counter::kIsRate);
+  state.counters["ceiling_GFLOP/s"] = ceiling;
   state.counters["Ke"] = m.context_len;
   state.counters["Kp"] = m.target_len;
 }
@@ -188,16 +218,59 @@ void Sizes(benchmark::internal::Benchmark* bm) {
 
 BENCHMARK(BM_EncoderForward)->Apply(Sizes);
 BENCHMARK(BM_EncoderForwardBackward)->Apply(Sizes);
+// The three CPU configurations of benchmarks/train_step_bench.sh.
 BENCHMARK(BM_WorldModelStep)->Apply([](benchmark::internal::Benchmark* bm) {
-  for (int preset : {0, 1}) {
-    for (int size : {128, 224}) {
-      for (int batch : {8, 16, 32}) {
-        for (int shards : {1, 2}) bm->Args({preset, size, batch, shards});
-      }
+  for (auto [preset, size, batch] : std::vector<std::array<int, 3>>{{0, 128, 32}, {0, 224, 16}, {1, 224, 8}}) {
+    for (int shards : {1, 2}) {
+      for (int fused : {0, 1}) bm->Args({preset, size, batch, shards, fused});
     }
   }
-  bm->ArgNames({"small", "px", "batch", "shards"})->Unit(benchmark::kMillisecond)->UseRealTime();
+  bm->ArgNames({"small", "px", "batch", "shards", "fused"})->Unit(benchmark::kMillisecond)->UseRealTime();
 });
+
+// LayerNorm forward + backward over [rows, width], fused (1) or libtorch (0).
+void BM_LayerNorm(benchmark::State& state) {
+  torch::set_num_threads(FLAGS_threads);
+  const bool fused = state.range(0) == 1;
+  const int64_t rows = state.range(1), d = state.range(2);
+  auto x = torch::randn({rows, d}).requires_grad_(true);
+  auto w = torch::ones({d}).requires_grad_(true), b = torch::zeros({d}).requires_grad_(true);
+  auto g = torch::randn({rows, d});
+  for (auto _ : state) {
+    auto y = fused ? FusedLayerNorm(x, w, b, 1e-6) : torch::layer_norm(x, {d}, w, b, 1e-6);
+    y.backward(g);
+    for (auto* t : {&x, &w, &b}) t->mutable_grad().reset();
+  }
+  state.SetBytesProcessed(state.iterations() * rows * d * 4 * 5);  // x, y, dy, dx, x again
+}
+BENCHMARK(BM_LayerNorm)
+    ->ArgsProduct({{0, 1}, {2048, 3136}, {192, 384}})
+    ->ArgNames({"fused", "rows", "width"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// fc1 + GELU forward + backward, [rows, width] -> [rows, 4 width]: fused (1)
+// or Linear then GELU (0).
+void BM_LinearGelu(benchmark::State& state) {
+  torch::set_num_threads(FLAGS_threads);
+  const bool fused = state.range(0) == 1;
+  const int64_t rows = state.range(1), d = state.range(2);
+  auto x = torch::randn({rows, d}).requires_grad_(true);
+  auto w = (torch::randn({4 * d, d}) * 0.02).requires_grad_(true), b = torch::zeros({4 * d}).requires_grad_(true);
+  auto g = torch::randn({rows, 4 * d});
+  for (auto _ : state) {
+    auto y = fused ? FusedLinearGelu(x, w, b) : torch::gelu(torch::nn::functional::linear(x, w, b));
+    y.backward(g);
+    for (auto* t : {&x, &w, &b}) t->mutable_grad().reset();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(3 * 2.0 * rows * d * 4 * d * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LinearGelu)
+    ->ArgsProduct({{0, 1}, {2048, 3136}, {192, 384}})
+    ->ArgNames({"fused", "rows", "width"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace chexworld

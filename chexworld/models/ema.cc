@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "chexworld/models/layers/fused_cpu_ops.h"
+
 namespace chexworld {
 
 std::shared_ptr<Encoder> MakeTargetEncoder(const Encoder& online) {
@@ -34,6 +36,7 @@ void EmaUpdate(torch::nn::Module& target, const torch::nn::Module& online, doubl
 }
 
 torch::Tensor TargetLayerNorm(const torch::Tensor& features) {
+  if (FusedCpuApplies(features)) return FusedLayerNorm(features, /*weight=*/{}, /*bias=*/{}, 1e-5);
   return torch::layer_norm(features, {features.size(-1)}, /*weight=*/{}, /*bias=*/{}, 1e-5);
 }
 

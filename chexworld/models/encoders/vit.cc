@@ -94,7 +94,7 @@ torch::Tensor VisionTransformerImpl::Embed(const torch::Tensor& images, const to
 torch::Tensor VisionTransformerImpl::Forward(const torch::Tensor& images, const torch::Tensor& keep) {
   auto x = Embed(images, keep);
   for (const auto& blk : *blocks) x = blk->as<BlockImpl>()->forward(x);
-  return norm(x);
+  return ApplyLayerNorm(norm, x);
 }
 
 std::vector<torch::Tensor> VisionTransformerImpl::ForwardLayers(const torch::Tensor& images,
@@ -105,7 +105,7 @@ std::vector<torch::Tensor> VisionTransformerImpl::ForwardLayers(const torch::Ten
     x = blk->as<BlockImpl>()->forward(x);
     out.push_back(x);
   }
-  out.back() = norm(x);
+  out.back() = ApplyLayerNorm(norm, x);
   return out;
 }
 

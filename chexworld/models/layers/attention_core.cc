@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "chexworld/models/layers/fused_cpu_ops.h"
+
 // CBLAS from the system BLAS (libblas.so.3: OpenBLAS or the reference BLAS);
 // declared here so that no BLAS development header is needed. The enum
 // values are fixed by the CBLAS standard.
@@ -157,7 +159,7 @@ at::Tensor AttentionCoreFusedCpu(const at::Tensor& qkv, int64_t heads, double sc
 }
 
 at::Tensor AttentionCore(const at::Tensor& qkv, int64_t heads, double scale) {
-  if (FusedAttentionApplies(qkv)) return AttentionCoreFusedCpu(qkv, heads, scale);
+  if (FusedCpuKernelsEnabled() && FusedAttentionApplies(qkv)) return AttentionCoreFusedCpu(qkv, heads, scale);
   if (SdpaAvailable()) return AttentionCoreSdpa(qkv, heads, scale);
   return AttentionCoreReference(qkv, heads, scale);
 }

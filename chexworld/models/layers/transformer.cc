@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "chexworld/models/layers/attention_core.h"
+#include "chexworld/models/layers/fused_cpu_ops.h"
 
 namespace chexworld {
 
@@ -37,7 +38,18 @@ void MlpImpl::reset() {
   fc2 = register_module("fc2", torch::nn::Linear(hidden_, dim_));
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return fc2(torch::gelu(fc1(x))); }
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  if (FusedCpuApplies(x)) return fc2(FusedLinearGelu(x, fc1->weight, fc1->bias));
+  return fc2(torch::gelu(fc1(x)));
+}
+
+torch::Tensor ApplyLayerNorm(torch::nn::LayerNorm norm, const torch::Tensor& x) {
+  const auto& o = norm->options;
+  if (o.normalized_shape().size() == 1 && FusedCpuApplies(x)) {
+    return FusedLayerNorm(x, norm->weight, norm->bias, o.eps());
+  }
+  return norm->forward(x);
+}
 
 BlockImpl::BlockImpl(int64_t dim, int64_t num_heads, double mlp_ratio, double drop_path_rate,
                      double ln_eps)
@@ -53,8 +65,8 @@ void BlockImpl::reset() {
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
-  auto h = x + DropPath(attn(norm1(x)), drop_path, is_training());
-  return h + DropPath(mlp(norm2(h)), drop_path, is_training());
+  auto h = x + DropPath(attn(ApplyLayerNorm(norm1, x)), drop_path, is_training());
+  return h + DropPath(mlp(ApplyLayerNorm(norm2, h)), drop_path, is_training());
 }
 
 void TruncNormal_(torch::Tensor t, double std, double a, double b) {

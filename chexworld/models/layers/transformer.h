@@ -2,13 +2,18 @@
 //   norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2.
 // x <- x + DropPath(Attn(LN1(x))); x <- x + DropPath(MLP(LN2(x))).
 // Shapes: (B, N, D) -> (B, N, D). LayerNorm eps 1e-6, exact-erf GELU,
-// softmax attention scaled by (D/heads)^-1/2, qkv with bias.
+// softmax attention scaled by (D/heads)^-1/2, qkv with bias. On float32 CPU
+// tensors LayerNorm, fc1 + GELU and attention run as fused kernels
+// (fused_cpu_ops.h, attention_core.h); elsewhere as libtorch operators.
 #ifndef CHEXWORLD_MODELS_LAYERS_TRANSFORMER_H_
 #define CHEXWORLD_MODELS_LAYERS_TRANSFORMER_H_
 
 #include <torch/torch.h>
 
 namespace chexworld {
+
+// norm(x), through the fused CPU LayerNorm where it applies (fused_cpu_ops.h).
+torch::Tensor ApplyLayerNorm(torch::nn::LayerNorm norm, const torch::Tensor& x);
 
 // Stochastic depth: drops the whole residual branch per sample in training.
 torch::Tensor DropPath(const torch::Tensor& x, double p, bool training);

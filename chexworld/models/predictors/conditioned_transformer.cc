@@ -115,7 +115,7 @@ torch::Tensor ConditionedTransformerImpl::Forward(const PredictorInputs& in, Pre
   if (trace != nullptr) trace->blocks_in = x;
   for (const auto& blk : *predictor_blocks) x = blk->as<BlockImpl>()->forward(x);
   // LayerNorm is per token: normalise only the predicted ones.
-  return predictor_proj(predictor_norm(x.slice(1, n_ctx)));
+  return predictor_proj(ApplyLayerNorm(predictor_norm, x.slice(1, n_ctx)));
 }
 
 namespace {
