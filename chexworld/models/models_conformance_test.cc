@@ -321,8 +321,8 @@ TEST(FusedCpuKernelsTest, GeluMatchesTheExactErfFormula) {
 
 // FusedLayerNorm and FusedLinearGelu against libtorch's operators, values and
 // every gradient, at widths with and without a vector tail, row counts that
-// leave a partial chunk, strided inputs and 1 or 2 threads; and the same bits
-// at every thread count and with or without a graph.
+// leave a partial chunk, strided inputs and 1 or 2 threads; the same bits
+// with or without a graph, and for LayerNorm at every thread count.
 TEST(FusedCpuKernelsTest, MatchLibtorchForwardAndBackwardAtAnyThreadCount) {
   if (!kernels::KernelsSupported()) GTEST_SKIP() << "this CPU has no AVX2 + FMA: the layers use libtorch's operators";
   const int threads = torch::get_num_threads();
@@ -368,8 +368,12 @@ TEST(FusedCpuKernelsTest, MatchLibtorchForwardAndBackwardAtAnyThreadCount) {
           EXPECT_TRUE(torch::equal(FusedLinearGelu(x, fc_w, fc_b), hgot.detach()));
           EXPECT_TRUE(torch::equal(FusedLayerNorm(x, w, b, 1e-6), got.detach()));
         }
-        std::vector<torch::Tensor> now = {got.detach(),  xf_grad,   wf.grad(), bf.grad(),
-                                          hgot.detach(), fx.grad(), fw.grad(), fb.grad()};
+        // Bits across thread counts: the LayerNorm outputs, all from our
+        // kernels and the chunked sums both ops share. FusedLinearGelu's
+        // outputs go through BLAS GEMMs, and OpenBLAS may split a product
+        // differently at another thread count (it does on AMD Zen 4), so
+        // those are checked for closeness above only.
+        std::vector<torch::Tensor> now = {got.detach(), xf_grad, wf.grad(), bf.grad()};
         if (first.empty()) {
           first = now;
         } else {
