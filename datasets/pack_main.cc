@@ -1,9 +1,11 @@
-// Packs a folder of chest radiographs into HDF5 shards.
+// Packs a folder of chest radiographs into HDF5 shards, e.g.
 //
-//   bazel run //datasets:pack -- --input=/data/nih/images --output=/data/nih/shards \
+//   bazel run //datasets:pack -- --input=/data/nih/images --output=/data/nih/shards
 //       --preset=nih --labels=/data/nih/Data_Entry_2017_v2020.csv.gz --size=256
-//   bazel run //datasets:pack -- --input=../shared/data/kermany4/train \
+//   bazel run //datasets:pack -- --input=../shared/data/kermany4/train
 //       --output=data/kermany4 --preset=folders --size=256
+//
+// (one command per pair of lines).
 //
 // Relative paths are taken against your shell directory. Prints a progress
 // bar, then a report: images packed, skipped (each with its reason), label

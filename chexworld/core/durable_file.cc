@@ -80,12 +80,13 @@ size_t DurableFile::Write(const void* data, size_t n) {
   if (disk_full_ && writes_ > 0) {
     // As a full disk: part of the bytes land, then the write fails.
     WriteAll(fd_, static_cast<const char*>(data), n / 2);
-    Fail(absl::StrCat("after ", bytes_, " bytes"), ENOSPC);
+    // Sticky: Commit() returns it.
+    Fail(absl::StrCat("after ", bytes_, " bytes"), ENOSPC).IgnoreError();
     return n;
   }
   ++writes_;
   if (const int err = WriteAll(fd_, static_cast<const char*>(data), n); err != 0) {
-    Fail(absl::StrCat("after ", bytes_, " bytes"), err);
+    Fail(absl::StrCat("after ", bytes_, " bytes"), err).IgnoreError();  // sticky, as above
     return n;
   }
   crc_ = static_cast<uint32_t>(crc32(crc_, static_cast<const Bytef*>(data), static_cast<uInt>(n)));
