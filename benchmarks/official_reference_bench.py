@@ -14,7 +14,21 @@ Two modes:
           data path), the step consumes its batches.
   memory  the step alone, on one batch collated once and reused.
 
-Prints images/s (median over timed steps, and overall) and, with --flops, the
+Layouts: one process with --threads intra-op threads, or --ranks N
+data-parallel processes (torch.distributed over Gloo, the model wrapped in
+DistributedDataParallel with static_graph as train_jepa.py does; each rank
+takes batch_size / N images, --threads threads and workers / N loader
+processes; rank 0 reports the global rate).
+
+bf16: CPU autocast, with layer_norm run in fp32 as CUDA autocast's policy
+does (torch 1.13's CPU autocast leaves layer_norm out of its fp32 list, so
+the official blocks fail with a dtype mismatch); the policy is applied here,
+in the driver, by wrapping torch.nn.functional.layer_norm. The official
+files are not modified.
+
+Prints images/s (median over timed steps, and overall), the peak resident
+set of the training process (per rank, summed over ranks; DataLoader worker
+processes excluded) and, with --flops, the
 FLOPs of one step counted by torch.profiler (matmul/conv), so that figures can
 be turned into a fraction of the sgemm peak. Needs python3-torch,
 python3-torchvision and python3-pil (Debian packages). timm, einops and OpenCV are not
@@ -38,7 +52,7 @@ import types
 # Packages the official code imports at module level for dataset classes and
 # training recipes this benchmark does not run. Where one is not installed, a
 # stand-in module answers every attribute with a class that raises when used.
-OPTIONAL_PACKAGES = ("albumentations", "cv2", "dinov2", "einops", "monai", "pydicom", "skimage",
+OPTIONAL_PACKAGES = ("albumentations", "cv2", "dinov2", "einops", "monai", "pandas", "pydicom", "skimage",
                      "sklearn", "tqdm", "timm")
 
 
@@ -138,6 +152,27 @@ def step_flops_per_image(a, ke, kp):
     return 2 * ft + 3 * (2 * fc + 4 * fp)
 
 
+def layer_norm_fp32_under_cpu_autocast():
+    """CUDA autocast's layer_norm policy (compute in fp32) for CPU autocast."""
+    import torch
+    import torch.nn.functional as F
+    original = F.layer_norm
+
+    def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+        if torch.is_autocast_cpu_enabled():
+            with torch.autocast("cpu", enabled=False):
+                f = lambda t: None if t is None else t.float()
+                return original(input.float(), normalized_shape, f(weight), f(bias), eps)
+        return original(input, normalized_shape, weight, bias, eps)
+
+    F.layer_norm = layer_norm
+
+
+def peak_rss_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def official_args(a):
     from opts import parser
     argv = ["--ssl_type", "iwm_dual_easy", "--model", a.model, "--input_size", str(a.input_size),
@@ -148,6 +183,7 @@ def official_args(a):
             "--pred_emb_dim", str(a.pred_emb_dim), "--pred_depth", str(a.pred_depth),
             "--mask_type", "multi_multiblock", "--enc_mask_scale", "0.75", "1.0", "--ipe_scale", "1.25",
             "--mask_merge", "--extra_mean", "--extra_global_scale", "0.3", "1.0",
+            "--mask_min_keep", str(a.min_keep),
             "--num_workers", str(a.workers), "--output_dir", "/tmp", "--seed", "0"]
     return parser.parse_args(argv)
 
@@ -161,17 +197,33 @@ def main():
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--pred_emb_dim", type=int, default=192)
     p.add_argument("--pred_depth", type=int, default=6)
+    p.add_argument("--min_keep", type=int, default=0,
+                   help="mask validity threshold; 0: 10, or 4 at grids of 8x8 and below (the official 10 "
+                        "loops forever there, METHOD 2)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--mode", choices=["files", "memory"], default="files")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (files mode)")
-    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (per rank)")
+    p.add_argument("--ranks", type=int, default=1, help="data-parallel processes (Gloo, DDP)")
+    p.add_argument("--port", type=int, default=29581, help="rendezvous port on 127.0.0.1 when --ranks > 1")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--flops", action="store_true", help="count one step's FLOPs with torch.profiler")
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="print the N operators with the most self CPU time in one step")
     a = p.parse_args()
+    if a.min_keep == 0:
+        a.min_keep = 4 if a.input_size // 16 <= 8 else 10
+    if a.ranks > 1:
+        if a.batch_size % a.ranks:
+            raise SystemExit(f"--batch_size {a.batch_size} does not split over {a.ranks} ranks")
+        import torch.multiprocessing as mp
+        mp.spawn(run, args=(a,), nprocs=a.ranks, join=True)
+    else:
+        run(0, a)
 
+
+def run(rank, a):
     sys.path.insert(0, os.path.abspath(a.official_root))
     install_stand_ins()
     import logging
@@ -179,6 +231,13 @@ def main():
     logging.disable(logging.INFO)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    layer_norm_fp32_under_cpu_autocast()
+    global_batch = a.batch_size
+    if a.ranks > 1:
+        import torch.distributed as dist
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{a.port}", rank=rank, world_size=a.ranks)
+        a.batch_size //= a.ranks
+        a.workers = max(1, a.workers // a.ranks) if a.workers > 0 else 0
 
     from data_utils.xray_transform_add import build_world_model_dual_transform
     from masks import build_mask_collator
@@ -193,7 +252,12 @@ def main():
     device = torch.device("cpu")
     model = init_jepa_model(device=device, args=args, ssl_type=args.ssl_type)
     model.train()
-    optimizer = torch.optim.AdamW(add_weight_decay(model, args.weight_decay), betas=args.betas)
+    core = model
+    if a.ranks > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        model = DistributedDataParallel(model, static_graph=True)
+        core = model.module
+    optimizer = torch.optim.AdamW(add_weight_decay(core, args.weight_decay), betas=args.betas)
     for g in optimizer.param_groups:
         g["lr"] = args.lr
     import warnings
@@ -209,14 +273,21 @@ def main():
         scaler(loss, optimizer, clip_grad=args.clip_grad, parameters=model.parameters(),
                create_graph=False, update_grad=True)
         optimizer.zero_grad(set_to_none=True)
-        model.update_target_encoder(0.996)
+        core.update_target_encoder(0.996)
         return loss.item()
 
     total = a.warmup + a.steps
     if a.mode == "files":
-        loader = torch.utils.data.DataLoader(dataset, collate_fn=collator, batch_size=a.batch_size, shuffle=True,
-                                             drop_last=True, num_workers=a.workers,
-                                             persistent_workers=a.workers > 0)
+        sampler = None
+        if a.ranks > 1:
+            sampler = torch.utils.data.distributed.DistributedSampler(dataset, num_replicas=a.ranks, rank=rank,
+                                                                      shuffle=True, seed=0)
+        loader = torch.utils.data.DataLoader(dataset, collate_fn=collator, batch_size=a.batch_size,
+                                             shuffle=sampler is None, sampler=sampler, drop_last=True,
+                                             num_workers=a.workers, persistent_workers=a.workers > 0,
+                                             # Ranks are spawned processes; forked workers inherit the
+                                             # stand-in modules instead of re-importing the official code.
+                                             multiprocessing_context="fork" if a.workers > 0 else None)
         def batches():
             while True:
                 for b in loader:
@@ -254,12 +325,23 @@ def main():
         elif s >= a.warmup:
             times.append(now - last)
         last = now
-    rates = [a.batch_size / t for t in times]
-    overall = a.batch_size * len(times) / (last - start)
-    print(f"official {args.ssl_type} {a.model}/{a.input_size} batch {a.batch_size} {a.precision} mode={a.mode} "
-          f"workers={a.workers if a.mode == 'files' else 0} threads={a.threads}: "
+    rss = [peak_rss_mb()]
+    if a.ranks > 1:
+        import torch.distributed as dist
+        gathered = [None] * a.ranks
+        dist.all_gather_object(gathered, rss[0])
+        rss = gathered
+        dist.barrier()
+        dist.destroy_process_group()
+    if rank != 0:
+        return
+    rates = [global_batch / t for t in times]
+    overall = global_batch * len(times) / (last - start)
+    print(f"official {args.ssl_type} {a.model}/{a.input_size} batch {global_batch} {a.precision} mode={a.mode} "
+          f"ranks={a.ranks} workers={a.workers if a.mode == 'files' else 0} threads={a.threads}: "
           f"median {statistics.median(rates):.2f} images/s, overall {overall:.2f} images/s over {len(times)} steps, "
-          f"{overall * statistics.mean(flops_per_image) / 1e9:.1f} GFLOP/s (METHOD 9.1 model)")
+          f"{overall * statistics.mean(flops_per_image) / 1e9:.1f} GFLOP/s (METHOD 9.1 model), "
+          f"peak RSS {sum(rss):.0f} MB")
 
 
 if __name__ == "__main__":
