@@ -18,6 +18,9 @@
 #              ranks   one DDP rank per core over Gloo, 1 thread each
 # bf16 on the official side is CPU autocast with CUDA autocast's layer_norm
 # policy (fp32) applied in the driver (see official_reference_bench.py).
+# Masks: min_keep 10, or 4 at grids of 8x8 and below where the official
+# collator loops forever with 10; chexworld's automatic min_keep (0) and the
+# driver's default apply the same rule.
 # Repeats are interleaved: every layout of a cell runs once before any runs
 # twice. A figure is the median steady-state rate (images/s after the first
 # 3 steps) over the repeats; peak RSS is the median of the repeats' peaks,
@@ -63,9 +66,6 @@ source benchmarks/bench_lib.sh
 
 cores="$(nproc)"
 port=29581
-# Mask validity threshold, the same on both sides: the official 10, or 4 at
-# grids of 8x8 and below, where 10 makes the official collator loop forever.
-min_keep() { [ $(( $1 / 16 )) -le 8 ] && echo 4 || echo 10; }
 
 # One chexworld run; appends "images/s peak_rss_mb" to $out.
 #   ours OUT PRESET PX BATCH PRECISION LAYOUT
@@ -83,7 +83,7 @@ ours() {
     --set=model.encoder.options.preset="$preset" --set=model.encoder.options.depth=12
     --set=model.encoder.options.image_size="$px" --set=data.transform.options.output_size="$px"
     --set=model.predictor.options.embed_dim="$pred" --set=model.predictor.options.depth=6
-    --set=data.masker.options.min_keep="$(min_keep "$px")" --set=data.batch_size=$((batch / ranks))
+    --set=data.masker.options.min_keep=0 --set=data.batch_size=$((batch / ranks))
     --set=trainer.concurrent_shards="$shards"
     --set=run.threads=$(( cores / ranks > 0 ? cores / ranks : 1 ))
     --set=data.num_workers=$(( workers / ranks > 0 ? workers / ranks : 1 ))
@@ -112,7 +112,7 @@ official() {
   local line
   line="$(/usr/bin/python3 benchmarks/official_reference_bench.py --official_root="$official_root" \
     --images="$images" --mode=files --workers="$workers" --precision="$precision" --steps="$steps" --warmup=3 \
-    --model="vit_$preset" --input_size="$px" --batch_size="$batch" --pred_emb_dim="$pred" --pred_depth=6 --min_keep="$(min_keep "$px")" \
+    --model="vit_$preset" --input_size="$px" --batch_size="$batch" --pred_emb_dim="$pred" --pred_depth=6 \
     --ranks="$ranks" --threads="$threads" --port="$port" 2>"$work/official.err")" ||
     { tail -5 "$work/official.err" >&2; exit 1; }
   echo "$line" | sed -n 's/.*overall \([0-9.]*\) images.*peak RSS \([0-9]*\) MB.*/\1 \2/p' >>"$out"
@@ -159,6 +159,15 @@ for cfg in "${cfg_list[@]}"; do
     done
   done
 done
+# "layout rate rss" of side $1's fastest layout for the cell in preset/px/batch/precision.
+best() {
+  for l in "${layouts[@]}"; do
+    [ "${l%%:*}" = "$1" ] || continue
+    f="$res/$preset-$px-$batch-$precision-${l/:/-}"
+    echo "$l $(col_median "$f" 1) $(col_median "$f" 2)"
+  done | sort -k2 -g | tail -1
+}
+
 echo
 echo "Best against best"
 printf "%-16s %-6s %-28s %9s %7s %-24s %9s %7s %7s\n" config prec "chexworld best" "images/s" RSS "official best" \
@@ -166,13 +175,6 @@ printf "%-16s %-6s %-28s %9s %7s %-24s %9s %7s %7s\n" config prec "chexworld bes
 for cfg in "${cfg_list[@]}"; do
   IFS=: read -r preset px batch <<<"$cfg"
   for precision in "${prec_list[@]}"; do
-    best() {  # side -> "layout rate rss" of the side's fastest layout
-      for l in "${layouts[@]}"; do
-        [ "${l%%:*}" = "$1" ] || continue
-        f="$res/$preset-$px-$batch-$precision-${l/:/-}"
-        echo "$l $(col_median "$f" 1) $(col_median "$f" 2)"
-      done | sort -k2 -g | tail -1
-    }
     read -r la ra ma <<<"$(best ours)"
     lb="-" rb="-" mb="-" ratio="-"
     if [ -n "$official_root" ]; then
