@@ -19,7 +19,9 @@ namespace chexworld {
 
 inline constexpr char kEncoderKind[] = "encoder";
 
-class Encoder : public virtual torch::nn::Module {
+// Implementations derive from Encoder alone, never also from
+// torch::nn::Cloneable (see module_copy.h): Module is a plain, single base.
+class Encoder : public torch::nn::Module {
  public:
   ~Encoder() override = default;
 
@@ -38,12 +40,8 @@ class Encoder : public virtual torch::nn::Module {
   virtual int64_t image_size() const = 0;
   int64_t grid_size() const { return image_size() / patch_size(); }
 
-  // Deep copy sharing no storage (for the EMA target).
-  std::shared_ptr<Encoder> CloneEncoder() const {
-    auto copy = std::dynamic_pointer_cast<Encoder>(clone());
-    TORCH_CHECK(copy != nullptr, "encoder clone() did not return an Encoder");
-    return copy;
-  }
+  // Deep copy sharing no storage, on the same device (for the EMA target).
+  virtual std::shared_ptr<Encoder> CloneEncoder() const = 0;
 };
 
 inline absl::StatusOr<std::shared_ptr<Encoder>> CreateEncoder(const ComponentSpec& spec) {

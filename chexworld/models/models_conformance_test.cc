@@ -123,6 +123,17 @@ TEST_P(EncoderConformance, CloneIsIndependentAndFrozen) {
   // EMA with momentum 0 copies the online weights.
   EmaUpdate(*target, *enc, 0.0);
   EXPECT_TRUE(torch::allclose(enc->Forward(x), target->Forward(x)));
+  // The copy keeps the source's mode, dtype and frozen parameters.
+  enc->eval();
+  enc->to(torch::kFloat64);
+  auto copy = enc->CloneEncoder();
+  EXPECT_FALSE(copy->is_training());
+  auto frozen = enc->named_parameters();
+  for (const auto& p : copy->named_parameters()) {
+    EXPECT_EQ(p.value().scalar_type(), torch::kFloat64) << p.key();
+    EXPECT_EQ(p.value().requires_grad(), frozen[p.key()].requires_grad()) << p.key();
+    EXPECT_TRUE(torch::equal(p.value(), frozen[p.key()])) << p.key();
+  }
 }
 
 TEST_P(EncoderConformance, SaveLoadRoundTrip) {

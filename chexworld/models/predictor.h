@@ -40,21 +40,23 @@ struct PredictorTrace {
   torch::Tensor blocks_in;     // (B, Ke + Kp, p)
 };
 
-class Predictor : public virtual torch::nn::Module {
+// Implementations derive from Predictor alone, never also from
+// torch::nn::Cloneable (see module_copy.h).
+class Predictor : public torch::nn::Module {
  public:
   ~Predictor() override = default;
   // Returns (B, Kp, D).
   virtual torch::Tensor Forward(const PredictorInputs& in, PredictorTrace* trace = nullptr) = 0;
+  // Token width and number of blocks (the FLOP count).
+  virtual int64_t embed_dim() const = 0;
+  virtual int64_t depth() const = 0;
   // Width of the action vector it is conditioned on; 0 = not conditioned.
   virtual int64_t action_dim() const = 0;
   // False when the relative offset is ignored (ablation).
   virtual bool uses_relative_offset() const = 0;
 
-  std::shared_ptr<Predictor> ClonePredictor() const {
-    auto copy = std::dynamic_pointer_cast<Predictor>(clone());
-    TORCH_CHECK(copy != nullptr, "predictor clone() did not return a Predictor");
-    return copy;
-  }
+  // Deep copy sharing no storage, on the same device.
+  virtual std::shared_ptr<Predictor> ClonePredictor() const = 0;
 };
 
 inline absl::StatusOr<std::shared_ptr<Predictor>> CreatePredictor(const ComponentSpec& spec,

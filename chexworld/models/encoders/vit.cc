@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chexworld/models/layers/pos_embed.h"
+#include "chexworld/models/module_copy.h"
 
 namespace chexworld {
 
@@ -59,11 +60,15 @@ void PatchEmbedImpl::reset() {
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const ViTOptions& resolved) : options_(resolved) {
-  reset();
+  Build();
   InitWeights(*this, options_.init_std());
 }
 
-void VisionTransformerImpl::reset() {
+std::shared_ptr<Encoder> VisionTransformerImpl::CloneEncoder() const {
+  return CopyModuleInto(*this, std::make_shared<VisionTransformerImpl>(options_));
+}
+
+void VisionTransformerImpl::Build() {
   const int64_t d = options_.embed_dim(), g = grid_size();
   patch_embed = register_module("patch_embed", PatchEmbed(options_.in_channels(), d, options_.patch_size()));
   pos_embed = register_parameter("pos_embed", SinCos2D(d, g, g), /*requires_grad=*/false);

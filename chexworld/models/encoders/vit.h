@@ -35,10 +35,10 @@ class PatchEmbedImpl : public torch::nn::Cloneable<PatchEmbedImpl> {
 };
 TORCH_MODULE(PatchEmbed);
 
-class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>, public Encoder {
+class VisionTransformerImpl : public Encoder {
  public:
   explicit VisionTransformerImpl(const ViTOptions& resolved_options);
-  void reset() override;
+  std::shared_ptr<Encoder> CloneEncoder() const override;
 
   torch::Tensor Forward(const torch::Tensor& images, const torch::Tensor& keep = {}) override;
   std::vector<torch::Tensor> ForwardLayers(const torch::Tensor& images,
@@ -58,6 +58,7 @@ class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>
   torch::nn::LayerNorm norm{nullptr};
 
  private:
+  void Build();
   torch::Tensor Embed(const torch::Tensor& images, const torch::Tensor& keep);
   ViTOptions options_;
 };

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chexworld/models/layers/pos_embed.h"
+#include "chexworld/models/module_copy.h"
 
 namespace chexworld {
 
@@ -38,12 +39,16 @@ absl::StatusOr<ConditionedTransformerOptions> ResolveConditionedTransformerOptio
 ConditionedTransformerImpl::ConditionedTransformerImpl(const ConditionedTransformerOptions& resolved,
                                                        const PredictorContext& context)
     : options_(resolved), context_(context) {
-  reset();
+  Build();
   InitWeights(*this, options_.init_std());
   TruncNormal_(mask_token, options_.init_std());
 }
 
-void ConditionedTransformerImpl::reset() {
+std::shared_ptr<Predictor> ConditionedTransformerImpl::ClonePredictor() const {
+  return CopyModuleInto(*this, std::make_shared<ConditionedTransformerImpl>(options_, context_));
+}
+
+void ConditionedTransformerImpl::Build() {
   const int64_t p = options_.embed_dim(), d = context_.encoder_dim;
   predictor_embed = register_module("predictor_embed", torch::nn::Linear(d, p));
   mask_token = register_parameter("mask_token", torch::zeros({1, 1, p}));

@@ -22,13 +22,14 @@ namespace chexworld {
 absl::StatusOr<ConditionedTransformerOptions> ResolveConditionedTransformerOptions(
     const ConditionedTransformerOptions& options, const PredictorContext& context);
 
-class ConditionedTransformerImpl : public torch::nn::Cloneable<ConditionedTransformerImpl>,
-                                   public Predictor {
+class ConditionedTransformerImpl : public Predictor {
  public:
   ConditionedTransformerImpl(const ConditionedTransformerOptions& resolved, const PredictorContext& context);
-  void reset() override;
+  std::shared_ptr<Predictor> ClonePredictor() const override;
 
   torch::Tensor Forward(const PredictorInputs& in, PredictorTrace* trace = nullptr) override;
+  int64_t embed_dim() const override { return options_.embed_dim(); }
+  int64_t depth() const override { return options_.depth(); }
   int64_t action_dim() const override {
     return options_.disable_action() ? 0 : options_.action_dim();
   }
@@ -44,6 +45,7 @@ class ConditionedTransformerImpl : public torch::nn::Cloneable<ConditionedTransf
   torch::nn::Sequential policy_net{nullptr};  // null when disable_action
 
  private:
+  void Build();
   ConditionedTransformerOptions options_;
   PredictorContext context_;
 };
