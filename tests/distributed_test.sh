@@ -100,7 +100,7 @@ rc=$?
 set -e
 [ "$rc" != 0 ] || fail "the launcher exited 0 after a rank was killed"
 grep -q "launch: rank 1 (pid [0-9]*) was killed by signal 9" "$work/dead.log" || { tail -5 "$work/dead.log"; fail "launcher did not name the killed rank"; }
-grep -q "rank 0 of 2: the all-reduce failed: lost rank 1" "$work/dead.log" || { tail -5 "$work/dead.log"; fail "survivor did not name the lost rank"; }
+grep -q "rank 0 of 2: the all-reduce of [a-z ]* failed: lost rank 1" "$work/dead.log" || { tail -5 "$work/dead.log"; fail "survivor did not name the lost rank"; }
 newest=$(ls "$work/dead/checkpoints"/*.pt | tail -1)
 [ "$(basename "$newest")" \< "$(printf 'checkpoint-%010d.pt' "$((at + 1))")" ] || fail "a checkpoint ($newest) was written after rank 1 died at micro-batch $at"
 [ ! -e "$work/dead/target_encoder.pt" ] || fail "the survivor exported as if finished"

@@ -19,7 +19,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "chexworld/core/status_macros.h"
 #include "chexworld/core/failpoints.h"
 
 namespace chexworld {
@@ -31,11 +33,18 @@ milliseconds Millis(double seconds) { return milliseconds(static_cast<int64_t>(s
 
 class Local : public Communicator {
  public:
+  explicit Local(torch::Device device) : device_(device) {}
   int rank() const override { return 0; }
   int world_size() const override { return 1; }
   std::string backend() const override { return "none"; }
-  absl::Status AllReduceMean(const std::vector<torch::Tensor>&) override { return absl::OkStatus(); }
+  absl::Status AllReduceMean(const std::vector<torch::Tensor>& tensors, const std::string& what,
+                             const std::vector<std::string>& names) override {
+    return CheckCollectiveTensors(tensors, device_, what, names);
+  }
   absl::Status Barrier() override { return absl::OkStatus(); }
+
+ private:
+  torch::Device device_;
 };
 
 constexpr char kHeartbeatPrefix[] = "chexworld/heartbeat/";
@@ -58,7 +67,7 @@ class Membership {
     thread_.join();
   }
 
-  // Which ranks are gone, in words, for an error message.
+  // Which ranks are gone, in words ("" when every heartbeat still advances).
   std::string DescribeLost() {
     std::vector<int64_t> before(env_.world_size, -1), after(env_.world_size, -1);
     try {
@@ -74,7 +83,6 @@ class Membership {
     for (int r = 0; r < env_.world_size; ++r) {
       if (r != env_.rank && after[r] == before[r]) lost.push_back(absl::StrCat("rank ", r));
     }
-    if (lost.empty()) return "no rank (every heartbeat still advances: a collective timed out)";
     return absl::StrJoin(lost, ", ");
   }
 
@@ -121,17 +129,22 @@ class GroupCommunicator : public Communicator {
   int world_size() const override { return env_.world_size; }
   std::string backend() const override { return backend_; }
 
-  absl::Status AllReduceMean(const std::vector<torch::Tensor>& tensors) override {
+  absl::Status AllReduceMean(const std::vector<torch::Tensor>& tensors, const std::string& what,
+                             const std::vector<std::string>& names) override {
     if (tensors.empty()) return absl::OkStatus();
     if (!failed_.ok()) return failed_;
+    // Every rank runs the same check on tensors of the same kind, so a refusal
+    // stops all of them here, before any rank enters the collective.
+    RETURN_IF_ERROR(CheckCollectiveTensors(tensors, options_.device, what, names));
     Failpoint("collective").IgnoreError();
+    const std::string op = absl::StrCat("all-reduce of ", what);
     try {
       torch::NoGradGuard g;
       // NCCL reduces on the device; Gloo on host copies.
-      const torch::Device where = backend_ == "nccl" ? tensors[0].device() : torch::Device(torch::kCPU);
+      const torch::Device where = backend_ == "nccl" ? options_.device : torch::Device(torch::kCPU);
       std::vector<torch::Tensor> parts;
       for (const auto& t : tensors) parts.push_back(t.detach().reshape({-1}).to(where, torch::kFloat32));
-      std::vector<torch::Tensor> buffer = {torch::cat(parts)};
+      std::vector<torch::Tensor> buffer = {parts.size() == 1 ? parts[0].clone() : torch::cat(parts)};
       group_->allreduce(buffer)->wait();
       buffer[0].div_(env_.world_size);
       int64_t offset = 0;
@@ -140,8 +153,14 @@ class GroupCommunicator : public Communicator {
         t.copy_(buffer[0].slice(0, offset, offset + n).view(t.sizes()).to(t.device(), t.scalar_type()));
         offset += n;
       }
+    } catch (const c10::ValueError& e) {
+      return Failed(op, e.what(), /*invalid_type=*/true);
+    } catch (const c10::TypeError& e) {
+      return Failed(op, e.what(), /*invalid_type=*/true);
+    } catch (const std::invalid_argument& e) {
+      return Failed(op, e.what(), /*invalid_type=*/true);
     } catch (const std::exception& e) {
-      return Lost("all-reduce", e.what());
+      return Failed(op, e.what(), /*invalid_type=*/false);
     }
     return absl::OkStatus();
   }
@@ -151,19 +170,39 @@ class GroupCommunicator : public Communicator {
     try {
       group_->barrier()->wait();
     } catch (const std::exception& e) {
-      return Lost("barrier", e.what());
+      return Failed("barrier", e.what(), /*invalid_type=*/false);
     }
     return absl::OkStatus();
   }
 
  private:
-  absl::Status Lost(const char* op, const std::string& what) {
-    LOG(ERROR) << "rank " << env_.rank << ": " << op << " failed (" << what.substr(0, 200)
-               << "); checking which ranks are alive";
-    failed_ = absl::UnavailableError(absl::StrCat(
-        "rank ", env_.rank, " of ", env_.world_size, ": the ", op, " failed: lost ", membership_->DescribeLost(),
-        ". Stopping without writing a checkpoint; relaunch with --resume to continue from the last one (",
-        backend_, ": ", what.substr(0, 200), ")"));
+  // The error a failed collective returns (and every later one repeats).
+  absl::Status Failed(const std::string& op, const std::string& what, bool invalid_type) {
+    const std::string backend_said = absl::StrCat(backend_, ": ", what.substr(0, 300));
+    const std::string who = absl::StrCat("rank ", env_.rank, " of ", env_.world_size, ": the ", op);
+    const CollectiveError kind = ClassifyCollectiveError(what, invalid_type);
+    if (kind == CollectiveError::kInvalidArgument) {
+      failed_ = absl::InvalidArgumentError(absl::StrCat(
+          who, " was refused (a defect in what was passed, no rank was lost): ", backend_said));
+      return failed_;
+    }
+    LOG(ERROR) << who << " failed (" << what.substr(0, 200) << "); checking which ranks are alive";
+    const std::string lost = membership_->DescribeLost();
+    const std::string advice =
+        ". Stopping without writing a checkpoint; relaunch with --resume to continue from the last one (";
+    if (!lost.empty()) {
+      failed_ = absl::UnavailableError(absl::StrCat(who, " failed: lost ", lost, advice, backend_said, ")"));
+    } else if (kind == CollectiveError::kTimeout) {
+      failed_ = absl::DeadlineExceededError(absl::StrCat(
+          who, " timed out after ", options_.collective_timeout_s,
+          " s (run.collective_timeout_s) while every rank's heartbeat still advances: a rank is slow or stuck, "
+          "none is lost",
+          advice, backend_said, ")"));
+    } else {
+      failed_ = absl::InternalError(absl::StrCat(who, " failed while every rank's heartbeat still advances (no rank "
+                                                      "is lost)",
+                                                 advice, backend_said, ")"));
+    }
     return failed_;
   }
 
@@ -188,6 +227,39 @@ std::shared_ptr<::gloo::transport::Device> GlooDevice(const DistributedEnv& env)
 }
 
 }  // namespace
+
+CollectiveError ClassifyCollectiveError(const std::string& message, bool invalid_type) {
+  if (invalid_type) return CollectiveError::kInvalidArgument;
+  const std::string m = absl::AsciiStrToLower(message);
+  for (const char* t : {"timed out", "timeout", "deadline"}) {
+    if (absl::StrContains(m, t)) return CollectiveError::kTimeout;
+  }
+  for (const char* t : {"must be", "invalid", "expected", "unsupported", "not supported"}) {
+    if (absl::StrContains(m, t)) return CollectiveError::kInvalidArgument;
+  }
+  return CollectiveError::kPeerFailure;
+}
+
+absl::Status CheckCollectiveTensors(const std::vector<torch::Tensor>& tensors, const torch::Device& device,
+                                    const std::string& what, const std::vector<std::string>& names) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const torch::Tensor& t = tensors[i];
+    const std::string name = i < names.size() ? absl::StrCat("'", names[i], "' (", i, " of ", tensors.size(), ")")
+                                              : absl::StrCat(i, " of ", tensors.size());
+    const std::string where = absl::StrCat("all-reduce of ", what, ": tensor ", name);
+    if (!t.defined()) return absl::InvalidArgumentError(absl::StrCat(where, " is undefined"));
+    if (t.layout() != torch::kStrided) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " is not dense (layout ", c10::str(t.layout()),
+                                                     "); collectives take dense tensors"));
+    }
+    if (t.device() != device) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " is on ", t.device().str(), " but the process group works on ", device.str(),
+          ": every tensor of a collective must live on the group's device (NCCL refuses others)"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 bool BuiltWithNccl() {
 #ifdef CHEXWORLD_HAVE_NCCL
@@ -219,7 +291,7 @@ absl::StatusOr<std::string> ResolveBackend(const std::string& requested, const t
 
 absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(const DistributedEnv& env,
                                                                  const CommunicatorOptions& options) {
-  if (!env.enabled()) return std::unique_ptr<Communicator>(new Local());
+  if (!env.enabled()) return std::unique_ptr<Communicator>(new Local(options.device));
   SetFailpointRank(env.rank);
   auto backend = ResolveBackend(options.backend, options.device);
   if (!backend.ok()) return backend.status();

@@ -4,11 +4,18 @@
 // (env:// rendezvous); ProcessGroupGloo (CPU) or ProcessGroupNCCL (CUDA builds,
 // run.distributed_backend) carries the collectives.
 //
+// Device rule: every tensor given to a collective must be dense and live on
+// the group's device (CommunicatorOptions.device), as NCCL demands; the
+// communicator checks this itself, for every backend and for world size 1
+// too, and fails naming the tensor before the backend sees it. A CPU-only
+// build thus holds callers to the rule that a CUDA build with NCCL enforces.
+//
 // Failure: every rank bumps a heartbeat counter in the store once a second.
-// When a collective fails (a peer's connections close as it dies, or
-// run.collective_timeout_s passes), the survivor compares the counters over a
-// few seconds and its error names the ranks whose heartbeat stopped, so a
-// `kill -9` of one rank stops the others at once with "lost rank 1".
+// A failed collective is classified truthfully: a refused argument
+// (InvalidArgument: a defect, no rank is lost), a timeout with every
+// heartbeat still advancing (DeadlineExceeded: a rank is slow or stuck), or a
+// lost peer (Unavailable naming the ranks whose heartbeat stopped, so a
+// `kill -9` of one rank stops the others at once with "lost rank 1").
 #ifndef CHEXWORLD_TRAIN_DISTRIBUTED_H_
 #define CHEXWORLD_TRAIN_DISTRIBUTED_H_
 
@@ -27,8 +34,22 @@ struct CommunicatorOptions {
   std::string backend = "auto";       // run.distributed_backend: auto | gloo | nccl
   double rendezvous_timeout_s = 300;  // joining the store and the group
   double collective_timeout_s = 300;  // one all-reduce or barrier
-  torch::Device device = torch::kCPU;
+  torch::Device device = torch::kCPU;  // the group's device: every collective's tensors live here
 };
+
+// How a collective failed, from the backend's exception.
+enum class CollectiveError { kInvalidArgument, kTimeout, kPeerFailure };
+// `invalid_type`: the exception was c10::ValueError / TypeError or
+// std::invalid_argument. Otherwise the message decides ("timed out",
+// "timeout", "Timeout" -> timeout; "must be", "invalid", "expected" ->
+// invalid argument); anything else is a peer failure.
+CollectiveError ClassifyCollectiveError(const std::string& message, bool invalid_type);
+
+// OK when every tensor is defined, dense (strided) and on `device`;
+// otherwise InvalidArgument naming `what`, the tensor's name (names[i], or
+// its index) and both devices. `names` may be empty.
+absl::Status CheckCollectiveTensors(const std::vector<torch::Tensor>& tensors, const torch::Device& device,
+                                    const std::string& what, const std::vector<std::string>& names);
 
 class Communicator {
  public:
@@ -37,8 +58,12 @@ class Communicator {
   virtual int world_size() const = 0;
   virtual std::string backend() const = 0;
   // Averages the tensors over ranks, in place (one flattened all-reduce).
+  // `what` names them in errors ("loss terms"), `names` each one (optional).
+  // InvalidArgument when a tensor breaks the device rule (checked first, for
+  // world size 1 too); DeadlineExceeded on a timeout with every rank alive;
   // Unavailable naming the lost ranks when a peer is gone.
-  virtual absl::Status AllReduceMean(const std::vector<torch::Tensor>& tensors) = 0;
+  virtual absl::Status AllReduceMean(const std::vector<torch::Tensor>& tensors, const std::string& what,
+                                     const std::vector<std::string>& names = {}) = 0;
   virtual absl::Status Barrier() = 0;
 };
 
