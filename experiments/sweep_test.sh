@@ -44,8 +44,9 @@ set -e
 [ "$rc" = 75 ] || { tail -5 "$pre.log"; echo "FAIL: preempted sweep exited $rc, expected 75"; exit 1; }
 grep -q "re-run the sweep with --sweep_dir=$pre" "$pre.log" || { echo "FAIL: no hint to re-run"; exit 1; }
 "$sweep" --sweep="$config" --sweep_dir="$pre" "${small[@]}" > "$pre.log" 2>&1 || { tail -5 "$pre.log"; exit 1; }
-# Every column but the timing ones.
-results() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /data_wait|images_per_second|overrides/ }
+# Every column but the timing ones (and the FLOP and memory figures of the
+# process, which only covered the micro-batches after the preemption).
+results() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /data_wait|images_per_second|tflops|gflop|peak_|overrides/ }
                      { line = ""; for (i = 1; i <= NF; i++) if (keep[i]) line = line $i ","; print line }' "$1"; }
 diff <(results "$dir/results.csv") <(results "$pre/results.csv") ||
   { echo "FAIL: a preempted and continued sweep differs from an uninterrupted one"; exit 1; }

@@ -16,15 +16,60 @@ struct WorldModelBatch {
   torch::Tensor masks_enc2, masks_pred2;  // view-2 masks (a batch permutation of view 1's)
   bool two_views() const { return image2.defined(); }
   int64_t size() const { return image1.defined() ? image1.size(0) : 0; }
+  // On another device: a packed batch (below) moves in one copy per buffer,
+  // its fields re-made as views there; otherwise field by field. Copies are
+  // non-blocking (asynchronous from pinned memory on CUDA).
   WorldModelBatch To(const torch::Device& device) const {
-    return Map([&](const torch::Tensor& t) { return t.to(device, /*non_blocking=*/true); });
+    if (device == image1.device()) return *this;
+    if (!packed_float_.defined()) {
+      return Map([&](const torch::Tensor& t) { return t.to(device, /*non_blocking=*/true); });
+    }
+    const torch::Tensor f = packed_float_.to(device, /*non_blocking=*/true);
+    const torch::Tensor i = packed_long_.to(device, /*non_blocking=*/true);
+    return Map([&](const torch::Tensor& t) {
+      return (t.scalar_type() == torch::kLong ? i : f).as_strided(t.sizes(), t.strides(), t.storage_offset());
+    });
   }
+  // The same batch with every float field in one contiguous buffer and every
+  // int64 field (the masks) in another, pinned when `pin` (CUDA builds): the
+  // loader's workers pack, so the training step's copy is two transfers.
+  WorldModelBatch Packed(bool pin) const {
+    int64_t nf = 0, ni = 0;
+    Map([&](const torch::Tensor& t) {
+      (t.scalar_type() == torch::kLong ? ni : nf) += t.numel();
+      return t;
+    });
+    WorldModelBatch b;
+    b.packed_float_ = torch::empty({nf}, torch::kFloat32);
+    b.packed_long_ = torch::empty({ni}, torch::kLong);
+    if (pin) {
+      b.packed_float_ = b.packed_float_.pin_memory();
+      b.packed_long_ = b.packed_long_.pin_memory();
+    }
+    int64_t of = 0, oi = 0;
+    WorldModelBatch views = Map([&](const torch::Tensor& t) {
+      const bool is_long = t.scalar_type() == torch::kLong;
+      TORCH_CHECK(is_long || t.scalar_type() == torch::kFloat32, "batch tensors are float32 or int64, got ",
+                  t.scalar_type());
+      int64_t& offset = is_long ? oi : of;
+      torch::Tensor view = (is_long ? b.packed_long_ : b.packed_float_).narrow(0, offset, t.numel()).view(t.sizes());
+      view.copy_(t);
+      offset += t.numel();
+      return view;
+    });
+    views.packed_float_ = b.packed_float_;
+    views.packed_long_ = b.packed_long_;
+    return views;
+  }
+  bool packed() const { return packed_float_.defined(); }
   // Samples [begin, end) of every tensor (views, no copy).
   WorldModelBatch Slice(int64_t begin, int64_t end) const {
     return Map([&](const torch::Tensor& t) { return t.slice(0, begin, end); });
   }
 
  private:
+  torch::Tensor packed_float_, packed_long_;  // set by Packed(): the fields are views of these
+
   template <typename Fn>
   WorldModelBatch Map(Fn fn) const {
     WorldModelBatch b;

@@ -376,8 +376,9 @@ class LoaderTest : public ::testing::Test {
     MultiblockOptions mo;
     masker_ = std::make_shared<MultiblockMasker>(*ResolveMultiblockOptions(mo));
   }
-  std::unique_ptr<PretrainLoader> Make(int workers, int rank = 0, int world = 1) {
+  std::unique_ptr<PretrainLoader> Make(int workers, int rank = 0, int world = 1, bool pack = false) {
     LoaderOptions lo;
+    lo.pack = pack;
     lo.batch_size = 6;
     lo.num_workers = workers;
     lo.seed = 11;
@@ -428,6 +429,27 @@ TEST_F(LoaderTest, SameBatchesWhateverTheThreadCount) {
   // Another epoch is another order.
   auto other = Epoch(*l0, 3);
   EXPECT_FALSE(Same(e0[0], other[0]));
+}
+
+// Packed batches (for CUDA trainers): the same values, every field a view of
+// one float or one int64 buffer; moved elsewhere they keep their shapes.
+TEST_F(LoaderTest, PackedBatchesHoldTheSameValuesInTwoBuffers) {
+  auto plain = Make(1), packed = Make(2, 0, 1, /*pack=*/true);
+  auto e = Epoch(*plain, 1), p = Epoch(*packed, 1);
+  ASSERT_EQ(e.size(), p.size());
+  for (size_t i = 0; i < e.size(); ++i) {
+    ASSERT_TRUE(p[i].packed());
+    EXPECT_FALSE(e[i].packed());
+    EXPECT_TRUE(Same(e[i], p[i])) << i;
+  }
+  const WorldModelBatch& b = p[0];
+  EXPECT_TRUE(b.image1.storage().is_alias_of(b.action1.storage())) << "floats share one buffer";
+  EXPECT_TRUE(b.masks_enc1.storage().is_alias_of(b.masks_pred2.storage())) << "masks share one buffer";
+  const WorldModelBatch m = b.To(torch::Device(torch::kMeta));
+  EXPECT_EQ(m.image_aug2.sizes(), b.image_aug2.sizes());
+  EXPECT_EQ(m.masks_pred2.sizes(), b.masks_pred2.sizes());
+  EXPECT_EQ(m.masks_pred2.storage_offset(), b.masks_pred2.storage_offset());
+  EXPECT_TRUE(m.image1.is_meta());
 }
 
 TEST_F(LoaderTest, ResumesAtABatchAndSplitsRanks) {

@@ -221,7 +221,13 @@ absl::StatusOr<WorldModelBatch> PretrainLoader::Assemble(int64_t epoch, int64_t 
     out.masks_enc2 = all_enc.index_select(0, p);
     out.masks_pred2 = all_pred.index_select(0, p);
   }
-  return out;
+  if (!options_.pack) return out;
+  try {
+    return out.Packed(options_.pin_memory);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("packing batch ", b, " of epoch ", epoch, ": ",
+                                            std::string(e.what()).substr(0, 300)));
+  }
 }
 
 }  // namespace chexworld

@@ -38,6 +38,11 @@ struct LoaderOptions {
   int channels = 1;            // 1, or 3 (gray replicated, per-channel normalisation)
   int patch_size = 16;         // the masks' grid is output_size / patch_size
   bool two_views = true;       // false: one view (I-JEPA), image2/aug2 left undefined
+  // For a CUDA trainer: the workers pack each batch into one float and one
+  // int64 buffer (WorldModelBatch::Packed), page-locked with pin_memory, so
+  // the step's host-to-device copy is two asynchronous transfers.
+  bool pack = false;
+  bool pin_memory = false;
 };
 
 class PretrainLoader {

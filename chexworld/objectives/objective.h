@@ -18,11 +18,14 @@ namespace chexworld {
 
 inline constexpr char kObjectiveKind[] = "objective";
 
+// Everything but `loss` is for logging: 0-dim float32 tensors on the batch's
+// device, detached. Nothing here has been read on the host, so a training
+// step that does not log never waits for the device.
 struct ObjectiveOutput {
-  torch::Tensor loss;                  // scalar, differentiable
-  std::map<std::string, double> terms;  // named loss terms for logging (loss_11, ...)
-  double pred_std = 0;                 // collapse monitors (see WorldModelTerms)
-  double target_std = 0;
+  torch::Tensor loss;                          // scalar, differentiable
+  std::map<std::string, torch::Tensor> terms;  // named loss terms (loss_11, ...)
+  torch::Tensor pred_std;                      // collapse monitors (see WorldModelTerms)
+  torch::Tensor target_std;
 };
 
 class Objective {
@@ -34,6 +37,11 @@ class Objective {
   // always the identity action, and an action network would only add
   // parameters; the experiment check then asks for disable_action).
   virtual bool conditions_on_actions() const { return true; }
+  // Network passes per image in one Compute (the FLOP count, METHOD 9.1).
+  struct Passes {
+    int target = 0, context = 0, predictor = 0;
+  };
+  virtual Passes passes() const = 0;
   virtual ObjectiveOutput Compute(Encoder& context_encoder, Encoder& target_encoder, Predictor& predictor,
                                   const WorldModelBatch& batch) = 0;
 };

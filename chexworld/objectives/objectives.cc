@@ -1,4 +1,6 @@
 // Registered objectives: "chexworld" and "ijepa".
+#include <mutex>
+
 #include "chexworld/data/transforms/dual_view.h"
 #include "chexworld/objectives/objective.h"
 #include "chexworld/objectives/objectives.pb.h"
@@ -11,7 +13,7 @@ ObjectiveOutput FromTerms(const WorldModelTerms& t) {
   ObjectiveOutput out;
   out.loss = t.loss;
   auto put = [&](const char* name, const torch::Tensor& v) {
-    if (v.defined()) out.terms[name] = v.item<double>();
+    if (v.defined()) out.terms[name] = v.detach().to(torch::kFloat32);
   };
   put("loss_11", t.loss_11);
   put("loss_22", t.loss_22);
@@ -30,6 +32,7 @@ class ChexWorldObjective : public Objective {
     options_.extra_mean = !o.no_extra_mean();
   }
   bool needs_two_views() const override { return true; }
+  Passes passes() const override { return {2, 2, options_.cross_view ? 4 : 2}; }
   ObjectiveOutput Compute(Encoder& ctx, Encoder& target, Predictor& pred, const WorldModelBatch& b) override {
     return FromTerms(ComputeWorldModelLoss(ctx, target, pred, b, options_));
   }
@@ -42,24 +45,34 @@ class IjepaObjective : public Objective {
  public:
   explicit IjepaObjective(const IjepaObjectiveOptions& o) : o_(o) {}
   bool needs_two_views() const override { return false; }
+  Passes passes() const override { return {1, 1, 1}; }
   bool conditions_on_actions() const override { return o_.augmented_context(); }
   ObjectiveOutput Compute(Encoder& ctx, Encoder& target, Predictor& pred, const WorldModelBatch& b) override {
     WorldModelBatch one;
     one.image1 = b.image1;
     one.image_aug1 = o_.augmented_context() ? b.image_aug1 : b.image1;
-    one.action1 = o_.augmented_context()
-                      ? b.action1
-                      : torch::tensor(std::vector<float>(kIdentityAction.begin(), kIdentityAction.end()))
-                            .to(b.image1.device())
-                            .unsqueeze(0)
-                            .expand({b.size(), kActionDim});
+    one.action1 = o_.augmented_context() ? b.action1 : IdentityAction(b.image1.device()).expand({b.size(), kActionDim});
     one.masks_enc1 = b.masks_enc1;
     one.masks_pred1 = b.masks_pred1;
     return FromTerms(ComputeWorldModelLoss(ctx, target, pred, one, WorldModelLossOptions()));
   }
 
  private:
+  // (1, A) on `device`, made once: no host tensor or copy in the step.
+  // Concurrent shards call Compute at once, hence the lock.
+  torch::Tensor IdentityAction(const torch::Device& device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!identity_.defined() || identity_.device() != device) {
+      identity_ = torch::tensor(std::vector<float>(kIdentityAction.begin(), kIdentityAction.end()))
+                      .to(device)
+                      .unsqueeze(0);
+    }
+    return identity_;
+  }
+
   IjepaObjectiveOptions o_;
+  std::mutex mu_;
+  torch::Tensor identity_;
 };
 
 absl::Status ValidateChexWorld(const ChexWorldObjectiveOptions& o) {

@@ -12,10 +12,11 @@ torch::Tensor Gather(const torch::Tensor& tokens, const torch::Tensor& idx) {
   return torch::gather(tokens, 1, idx.unsqueeze(-1).expand({-1, -1, tokens.size(-1)}));
 }
 
-// Mean over samples and channels of the std over tokens (dim 1).
-double TokenStd(const torch::Tensor& x, double eps = 0.0) {
-  if (x.size(1) < 2) return 0.0;
-  return (x.detach().var(1, /*unbiased=*/true) + eps).sqrt().mean().item<double>();
+// Mean over samples and channels of the std over tokens (dim 1): a 0-dim
+// float32 tensor on x's device (no host synchronisation).
+torch::Tensor TokenStd(const torch::Tensor& x, double eps = 0.0) {
+  if (x.size(1) < 2) return torch::zeros({}, x.options().dtype(torch::kFloat32));
+  return (x.detach().to(torch::kFloat32).var(1, /*unbiased=*/true) + eps).sqrt().mean();
 }
 
 // True when two optional tensors can be stacked along the batch dimension.
@@ -122,10 +123,13 @@ WorldModelTerms ComputeWorldModelLoss(Encoder& context_encoder, Encoder& target_
   }
   std::vector<torch::Tensor> preds = {t.P11, t.P22};
   if (o.cross_view) preds.insert(preds.end(), {t.P21, t.P12});
+  std::vector<torch::Tensor> stds, vars;
   for (const auto& p : preds) {
-    t.pred_std += TokenStd(p) / preds.size();
-    t.pred_var += TokenStd(p, 1e-4) / preds.size();
+    stds.push_back(TokenStd(p));
+    vars.push_back(TokenStd(p, 1e-4));
   }
+  t.pred_std = torch::stack(stds).mean();
+  t.pred_var = torch::stack(vars).mean();
   t.target_std = 0.5 * (TokenStd(t.H1) + TokenStd(t.H2));
   return t;
 }

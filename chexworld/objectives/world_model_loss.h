@@ -44,10 +44,12 @@ struct WorldModelTerms {
   torch::Tensor target1_norm, target2_norm;  // full target tokens before LN (trace only)
   // Collapse monitors: std over the predicted tokens of each sample (mean over
   // samples, channels and passes), for predictions and for targets. Collapsed
-  // predictions are the same at every position: std -> 0.
-  double pred_std = 0, target_std = 0;
+  // predictions are the same at every position: std -> 0. 0-dim float32
+  // tensors on the batch's device, detached: reading them is the caller's
+  // choice (a host synchronisation on CUDA).
+  torch::Tensor pred_std, target_std;
   // The official logged statistic: the same with sqrt(var + 1e-4).
-  double pred_var = 0;
+  torch::Tensor pred_var;
 };
 
 WorldModelTerms ComputeWorldModelLoss(Encoder& context_encoder, Encoder& target_encoder, Predictor& predictor,

@@ -28,6 +28,7 @@
 #include "chexworld/train/pretrainer.h"
 #include "chexworld/train/runtime.h"
 #include "chexworld/train/schedules.h"
+#include "chexworld/train/step_profiler.h"
 
 namespace chexworld {
 namespace {
@@ -115,6 +116,8 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
   lo.channels = static_cast<int>(c.encoder->in_channels());
   lo.patch_size = static_cast<int>(c.encoder->patch_size());
   lo.two_views = c.objective->needs_two_views();
+  lo.pack = device.is_cuda();
+  lo.pin_memory = device.is_cuda();
   ASSIGN_OR_RETURN(c.loader, PretrainLoader::Create(dataset, transform, masker, lo));
   ASSIGN_OR_RETURN(c.optimizer, CreateOptimizer(config.optimizer(), WorldModelParamGroups(*c.encoder, *c.predictor)));
   const double ipe_scale = config.trainer().ipe_scale() > 0 ? config.trainer().ipe_scale() : 1.0;
@@ -135,6 +138,9 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
                                     "\nlast_loss: ", summary.last_loss, "\nimages_per_second: ",
                                     summary.images_per_second, "\ndata_wait_fraction: ",
                                     summary.data_wait_seconds / std::max(summary.elapsed_seconds, 1e-9),
+                                    "\nmodel_gflop_per_image: ", summary.model_flops_per_image / 1e9,
+                                    "\nachieved_tflops: ", summary.achieved_tflops,
+                                    "\npeak_cuda_memory_bytes: ", summary.peak_device_bytes,
                                     "\ncheckpoint: \"", summary.last_checkpoint, "\"\n");
   for (const auto& [k, v] : summary.last_terms) absl::StrAppend(&report, k, ": ", v, "\n");
   return WriteFileAtomically(run_dir + "/summary.txt", report);
@@ -153,6 +159,7 @@ absl::Status CheckRunConfig(const RunConfig& r) {
   }
   if (r.rendezvous_timeout_s() < 0) return absl::InvalidArgumentError("run.rendezvous_timeout_s must be >= 0 (0 = 300)");
   if (r.collective_timeout_s() < 0) return absl::InvalidArgumentError("run.collective_timeout_s must be >= 0 (0 = 300)");
+  RETURN_IF_ERROR(ParseProfileWindow(r.profile_steps()).status());
   RETURN_IF_ERROR(CheckFailpointSpec());
   return DistributedFromEnvironment().status();
 }

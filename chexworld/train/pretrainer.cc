@@ -1,61 +1,82 @@
 #include "chexworld/train/pretrainer.h"
 
-#include <unistd.h>
+#include <dlfcn.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <glog/logging.h>
 
-#include <mutex>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "chexworld/core/config.h"
-#include "chexworld/core/durable_file.h"
 #include "chexworld/core/failpoints.h"
-#include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/models/ema.h"
-#include "chexworld/train/checkpoint_dir.h"
-#include "chexworld/train/param_groups.h"
+#include "chexworld/train/flops.h"
 #include "chexworld/train/preemption.h"
 #include "chexworld/train/sharded_step.h"
-#include "chexworld/train/tensorboard.h"
+#include "chexworld/train/step_log.h"
+#include "chexworld/train/step_profiler.h"
 
 namespace chexworld {
+
+// Everything one call of RunLoop carries from phase to phase.
+struct LoopState {
+  // The plan.
+  int accum = 1;
+  int64_t per_epoch = 0, epochs = 1, total = 0;
+  int log_every = 10;
+  int64_t batch_size = 0;
+  std::vector<torch::Tensor> params;
+  // Where the run stands.
+  int64_t epoch = 0, batch = 0, iteration = 0, steps = 0;
+  bool at_step = false;          // the last micro-batch ended an optimizer step
+  bool stop_requested = false;   // this process saw SIGTERM / SIGUSR1
+  bool stop_agreed = false;      // every rank knows (world size 1: at once)
+  int64_t saved_at = -1;         // micro-batch of the last checkpoint this run wrote
+  // This process's part.
+  int64_t done_this_run = 0;
+  bool first_row_read = false;
+  std::chrono::steady_clock::time_point start;
+  int collapsed_for = 0;
+  bool warned_collapse = false;
+  double model_flops = 0;  // of this process's micro-batches (METHOD 9.1)
+  PretrainSummary summary;
+  std::unique_ptr<StepLog> log;
+  std::unique_ptr<ShardedStep> step;
+  std::unique_ptr<StepProfiler> profiler;
+};
+
 namespace {
 
 // As the official optimizer.zero_grad(set_to_none=True): the next backward
-// writes each gradient instead of adding it to a zeroed buffer (libtorch 1.x's
-// Optimizer::zero_grad() zeroes in place).
+// writes each gradient instead of adding it to a zeroed buffer.
 void ClearGradients(const std::vector<torch::Tensor>& params) {
   for (auto p : params) p.mutable_grad().reset();
 }
 
-double ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
+// torch.nn.utils.clip_grad_norm_ as the official code calls it, on the
+// device: the total norm stays a tensor and the clip factor is applied as
+// min(1, max_norm / (norm + 1e-6)), so nothing waits for the device.
+// Undefined when no parameter has a gradient.
+torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : params) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
-  if (grads.empty()) return 0;
+  if (grads.empty()) return {};
   torch::NoGradGuard g;
   std::vector<torch::Tensor> norms;
   for (const auto& gr : grads) norms.push_back(gr.norm(2));
-  const double total = torch::stack(norms).norm(2).item<double>();
+  torch::Tensor total = torch::stack(norms).norm(2);
   if (max_norm > 0) {
-    const double coef = max_norm / (total + 1e-6);
-    if (coef < 1) {
-      for (auto& gr : grads) gr.mul_(coef);
-    }
+    // Python's max_norm / t is t.reciprocal() * max_norm.
+    const torch::Tensor coef = ((total + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
+    for (auto& gr : grads) gr.mul_(coef);
   }
   return total;
 }
@@ -65,171 +86,28 @@ std::string FormatDuration(double seconds) {
   return absl::StrFormat("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
 }
 
-}  // namespace
-
-absl::Status LoadCheckpointNetworks(const std::string& path, torch::nn::Module* encoder,
-                                    torch::nn::Module* target_encoder, torch::nn::Module* predictor) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-    for (auto [key, module] : std::vector<std::pair<const char*, torch::nn::Module*>>{
-             {"encoder", encoder}, {"target_encoder", target_encoder}, {"predictor", predictor}}) {
-      if (module == nullptr) continue;
-      torch::serialize::InputArchive a;
-      archive.read(key, a);
-      NamedTensors tensors;
-      for (const auto& [name, t] : GetStateDict(*module)) {
-        torch::Tensor v;
-        a.read(name, v);
-        tensors.emplace_back(name, v);
-      }
-      RETURN_IF_ERROR_CTX(LoadStateDict(*module, tensors, LoadMode::kStrict).status(), path, " ", key);
-    }
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("cannot read checkpoint ", path, ": ", std::string(e.what()).substr(0, 300)));
-  }
-  return absl::OkStatus();
+// Memory in use on the current CUDA device (cudaMemGetInfo, as nvidia-smi
+// counts it: the caching allocator's reserve included), or -1 when the CUDA
+// runtime is not loaded. Looked up at run time: CPU builds need no CUDA.
+int64_t CudaMemoryInUse() {
+  using MemGetInfo = int (*)(size_t*, size_t*);
+  static MemGetInfo fn = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+  size_t free_bytes = 0, total_bytes = 0;
+  if (fn == nullptr || fn(&free_bytes, &total_bytes) != 0) return -1;
+  return static_cast<int64_t>(total_bytes - free_bytes);
 }
+
+double PeakHostRssMiB() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+}  // namespace
 
 Pretrainer::Pretrainer(ExperimentConfig config, std::string run_dir, PretrainComponents components,
                        torch::Device device)
     : config_(std::move(config)), run_dir_(std::move(run_dir)), c_(std::move(components)), device_(device) {}
-
-absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps,
-                                        std::string* path) {
-  const std::string dir = run_dir_ + "/checkpoints";
-  const std::string previous = LatestCheckpoint(dir);
-  *path = CheckpointPath(dir, iteration);
-  if (c_.communicator->rank() != 0) return absl::OkStatus();  // one writer; all ranks hold the same state
-  torch::serialize::OutputArchive archive;
-  auto nested = [&](const char* key, const torch::nn::Module& m) {
-    torch::serialize::OutputArchive a;
-    for (const auto& [name, t] : GetStateDict(m)) a.write(name, t);
-    archive.write(key, a);
-  };
-  nested("encoder", *c_.encoder);
-  nested("target_encoder", *c_.target);
-  nested("predictor", *c_.predictor);
-  torch::serialize::OutputArchive opt;
-  c_.optimizer->optimizer().save(opt);
-  archive.write("optimizer", opt);
-  archive.write("epoch", c10::IValue(epoch));
-  archive.write("batch", c10::IValue(batch));
-  archive.write("iteration", c10::IValue(iteration));
-  archive.write("optimizer_steps", c10::IValue(steps));
-  {
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    archive.write("rng_cpu", gen.get_state());
-  }
-  archive.write("config", c10::IValue(ToTextProto(config_)));
-  RETURN_IF_ERROR(MakeDirectories(dir));
-  // Written through a temporary, fsynced, recorded in a CRC sidecar, renamed:
-  // a kill or a full disk leaves the previous checkpoint as it was.
-  const std::string kept = previous.empty() ? "no earlier checkpoint exists" : "the previous checkpoint " + previous +
-                                                                                   " is intact";
-  DurableFileOptions o;
-  o.write_point = "checkpoint_write";
-  o.written_point = "checkpoint_tmp";
-  o.committed_point = "checkpoint";
-  ASSIGN_OR_RETURN(std::unique_ptr<DurableFile> file, DurableFile::Create(*path, o));
-  try {
-    archive.save_to([&](const void* data, size_t n) { return file->Write(data, n); });
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("cannot serialise checkpoint ", *path, ": ", e.what(), "; ", kept));
-  }
-  // A write error (ENOSPC, EIO) surfaces here, naming the path and errno.
-  RETURN_IF_ERROR_CTX(file->Commit(), "checkpoint not written; ", kept);
-  const int keep = config_.trainer().keep_last() == 0 ? 2 : config_.trainer().keep_last();
-  PruneCheckpoints(dir, keep);
-  return absl::OkStatus();
-}
-
-absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch,
-                                        int64_t* iteration, int64_t* steps) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-    c10::IValue config;
-    archive.read("config", config);
-    if (config.toStringRef() != ToTextProto(config_)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, " was written with another config; resume with the run's own config (",
-          run_dir_, "/config.textproto) or start a new run folder"));
-    }
-    RETURN_IF_ERROR(LoadCheckpointNetworks(path, c_.encoder.get(), c_.target.get(), c_.predictor.get()));
-    torch::serialize::InputArchive opt;
-    archive.read("optimizer", opt);
-    c_.optimizer->optimizer().load(opt);
-    c10::IValue v;
-    archive.read("epoch", v);
-    *epoch = v.toInt();
-    archive.read("batch", v);
-    *batch = v.toInt();
-    archive.read("iteration", v);
-    *iteration = v.toInt();
-    archive.read("optimizer_steps", v);
-    *steps = v.toInt();
-    torch::Tensor rng;
-    archive.read("rng_cpu", rng);
-    at::Generator gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng);
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("cannot read checkpoint ", path, ": ",
-                                            std::string(e.what()).substr(0, 300)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Pretrainer::ResumeLatestGood(int64_t* epoch, int64_t* batch, int64_t* iteration, int64_t* steps,
-                                          std::string* loaded) {
-  const std::string dir = run_dir_ + "/checkpoints";
-  const std::vector<std::string> all = ListCheckpoints(dir);
-  if (all.empty()) {
-    LOG(WARNING) << "--resume: no checkpoint in " << dir << " yet; starting at step 0";
-  }
-  std::vector<std::string> unusable;
-  for (auto it = all.rbegin(); it != all.rend() && loaded->empty(); ++it) {
-    absl::Status s = VerifyDurableFile(*it);
-    if (s.ok()) s = LoadCheckpoint(*it, epoch, batch, iteration, steps);
-    if (s.ok()) {
-      *loaded = *it;
-      break;
-    }
-    // Another config is the user's mistake, not damage: never skip past it.
-    if (s.code() == absl::StatusCode::kFailedPrecondition) return s;
-    LOG(WARNING) << "--resume: " << *it << " is unusable (" << s.message() << ")"
-                 << (std::next(it) != all.rend() ? "; trying the previous checkpoint" : "");
-    unusable.push_back(std::string(s.message()));
-    if (c_.communicator->rank() == 0) LOG(WARNING) << "moved it aside to " << QuarantineCheckpoint(*it);
-  }
-  if (!all.empty() && loaded->empty()) {
-    return absl::DataLossError(absl::StrCat("--resume: none of the ", all.size(), " checkpoints in ", dir,
-                                            " is readable: ", absl::StrJoin(unusable, "; "),
-                                            ". Restore a checkpoint or start a new run folder"));
-  }
-  if (!loaded->empty()) {
-    LOG(INFO) << "resumed " << *loaded << " at epoch " << *epoch << ", batch " << *batch << " (micro-batch "
-              << *iteration << ", optimizer step " << *steps << ")";
-    if (!unusable.empty()) {
-      LOG(WARNING) << "--resume skipped " << unusable.size() << " newer unusable checkpoint(s); training repeats from micro-batch "
-                   << *iteration;
-    }
-    RETURN_IF_ERROR(Failpoint("resumed"));
-  }
-  if (c_.communicator->world_size() > 1) {
-    // Every rank must continue from the same place.
-    auto where = torch::tensor({static_cast<double>(*iteration)}, torch::kFloat64);
-    RETURN_IF_ERROR(c_.communicator->AllReduceMean({where}));
-    if (where.item<double>() != static_cast<double>(*iteration)) {
-      return absl::FailedPreconditionError(absl::StrCat("rank ", c_.communicator->rank(), " resumed micro-batch ",
-                                                        *iteration, " but the ranks disagree (mean ", where.item<double>(),
-                                                        "): do all ranks see the same run folder?"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
   // SIGTERM / SIGUSR1 during training: finish the step, checkpoint, stop.
@@ -247,81 +125,65 @@ absl::StatusOr<PretrainSummary> Pretrainer::Run(bool resume) {
 }
 
 absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
-  const TrainerConfig& tc = config_.trainer();
-  const int accum = std::max(1, tc.accum_iter());
-  const int64_t per_epoch = c_.loader->batches_per_epoch();
-  const int64_t epochs = std::max(1, tc.epochs());
-  int64_t total = epochs * per_epoch;
-  if (tc.max_steps() > 0) total = std::min<int64_t>(total, tc.max_steps());
-  const int log_every = tc.log_every() > 0 ? tc.log_every() : 10;
-  const int64_t batch_size = config_.data().batch_size();
+  LoopState s;
+  RETURN_IF_ERROR(Prepare(resume, s));
+  while (s.iteration < s.total && s.epoch < s.epochs) {
+    c_.loader->Start(s.epoch, s.batch);
+    while (s.iteration < s.total) {
+      ASSIGN_OR_RETURN(bool trained, TrainMicroBatch(s));
+      if (!trained) break;
+      const bool due = s.iteration % s.log_every == 0 || s.iteration == s.total;
+      if (due) RETURN_IF_ERROR(ReadStatistics(s));
+      RETURN_IF_ERROR(CheckpointIfDue(s));
+      RETURN_IF_ERROR(StopIfPreempted(s));
+    }
+    if (c_.loader->position() >= s.per_epoch) {
+      ++s.epoch;
+      s.batch = 0;
+    } else {
+      s.batch = c_.loader->position();
+    }
+  }
+  return Finish(s);
+}
 
-  std::vector<torch::Tensor> params;
+absl::Status Pretrainer::Prepare(bool resume, LoopState& s) {
+  const TrainerConfig& tc = config_.trainer();
+  s.accum = std::max(1, tc.accum_iter());
+  s.per_epoch = c_.loader->batches_per_epoch();
+  s.epochs = std::max(1, tc.epochs());
+  s.total = s.epochs * s.per_epoch;
+  if (tc.max_steps() > 0) s.total = std::min<int64_t>(s.total, tc.max_steps());
+  s.log_every = tc.log_every() > 0 ? tc.log_every() : 10;
+  s.batch_size = config_.data().batch_size();
   for (const auto& p : c_.encoder->parameters()) {
-    if (p.requires_grad()) params.push_back(p);
+    if (p.requires_grad()) s.params.push_back(p);
   }
   for (const auto& p : c_.predictor->parameters()) {
-    if (p.requires_grad()) params.push_back(p);
+    if (p.requires_grad()) s.params.push_back(p);
   }
-
-  int64_t epoch = 0, batch = 0, iteration = 0, steps = 0;
-  PretrainSummary summary;
-  const bool writer = c_.communicator->rank() == 0;
-  const std::string metrics_path =
-      writer ? run_dir_ + "/metrics.csv" : absl::StrCat(run_dir_, "/.rank", c_.communicator->rank(), "_metrics.csv");
   RETURN_IF_ERROR(Failpoint("startup"));
-  if (resume) RETURN_IF_ERROR(ResumeLatestGood(&epoch, &batch, &iteration, &steps, &summary.last_checkpoint));
-  std::optional<double> resumed_first_loss;
-  // Metrics: keep the complete rows before the resumed position, then append.
-  // A kill can leave a row cut anywhere (the stream flushes when its buffer
-  // fills), even inside its iteration number, so only newline-terminated rows
-  // with the header's field count are kept.
-  {
-    std::string kept;
-    if (resume) {
-      auto old = ReadFile(metrics_path);
-      if (old.ok()) {
-        const size_t end = old->rfind('\n');
-        const absl::string_view complete =
-            end == std::string::npos ? absl::string_view() : absl::string_view(*old).substr(0, end + 1);
-        size_t fields = 0;
-        for (absl::string_view line : absl::StrSplit(complete, '\n', absl::SkipEmpty())) {
-          const size_t n = std::count(line.begin(), line.end(), ',') + 1;
-          if (line.rfind("iteration", 0) == 0) {
-            fields = n;
-            kept += std::string(line) + "\n";
-            continue;
-          }
-          int64_t it = 0;
-          if (n == fields && absl::SimpleAtoi(line.substr(0, line.find(',')), &it) && it < iteration) {
-            kept += std::string(line) + "\n";
-            // The run's first loss (column 4), for the summary of a resumed run.
-            std::vector<absl::string_view> cells = absl::StrSplit(line, ',');
-            double first = 0;
-            if (!resumed_first_loss.has_value() && cells.size() > 3 && absl::SimpleAtod(cells[3], &first)) {
-              resumed_first_loss = first;
-            }
-          }
-        }
-      }
-    }
-    RETURN_IF_ERROR(WriteFileAtomically(metrics_path, kept));
+  if (resume) {
+    RETURN_IF_ERROR(ResumeLatestGood(&s.epoch, &s.batch, &s.iteration, &s.steps, &s.summary.last_checkpoint));
   }
-  std::ofstream metrics(metrics_path, std::ios::app);
-  ASSIGN_OR_RETURN(std::unique_ptr<EventWriter> events,
-                   EventWriter::Create(writer ? run_dir_ + "/tensorboard"
-                                              : absl::StrCat(run_dir_, "/.rank", c_.communicator->rank(), "_tensorboard")));
-  bool header_written = resume && iteration > 0;
+  const int rank = c_.communicator->rank();
+  const bool writer = rank == 0;
+  ASSIGN_OR_RETURN(s.log, StepLog::Open(writer ? run_dir_ + "/metrics.csv" : absl::StrCat(run_dir_, "/.rank", rank, "_metrics.csv"),
+                                        writer ? run_dir_ + "/tensorboard" : absl::StrCat(run_dir_, "/.rank", rank, "_tensorboard"),
+                                        resume ? s.iteration : 0, device_));
+  ASSIGN_OR_RETURN(ProfileWindow window, ParseProfileWindow(config_.run().profile_steps()));
+  if (!writer) window = ProfileWindow();
+  s.profiler = std::make_unique<StepProfiler>(window, run_dir_ + "/profile", device_.is_cuda());
 
   c_.encoder->train();
   c_.predictor->train();
   c_.target->train();
-  ClearGradients(params);
+  ClearGradients(s.params);
   const int shards = std::max(1, tc.concurrent_shards());
   const int threads_per_shard = std::max(1, torch::get_num_threads() / shards);
-  ShardedStep step(shards, threads_per_shard, device_, tc.precision() == TrainerConfig::BF16);
+  s.step = std::make_unique<ShardedStep>(shards, threads_per_shard, device_, tc.precision() == TrainerConfig::BF16);
   if (shards > 1) {
-    LOG(INFO) << "each micro-batch runs as " << shards << " concurrent shards of " << batch_size / shards
+    LOG(INFO) << "each micro-batch runs as " << shards << " concurrent shards of " << s.batch_size / shards
               << " images, " << threads_per_shard << " torch thread(s) each";
     if (shards > torch::get_num_threads()) {
       LOG(WARNING) << "trainer.concurrent_shards = " << shards << " exceeds the " << torch::get_num_threads()
@@ -329,179 +191,188 @@ absl::StatusOr<PretrainSummary> Pretrainer::RunLoop(bool resume) {
                       "than one pass; with one rank per core set trainer.concurrent_shards=1";
     }
   }
-  const auto start = std::chrono::steady_clock::now();
-  int64_t done_this_run = 0;
-  int64_t saved_at = -1;  // micro-batch of the last checkpoint this run wrote
-  bool warned_collapse = false;
-  bool stop_agreed = false;  // a preemption signal, agreed by all ranks
-  int collapsed_for = 0;
-  while (iteration < total && epoch < epochs) {
-    c_.loader->Start(epoch, batch);
-    while (iteration < total) {
-      const auto wait_start = std::chrono::steady_clock::now();
-      ASSIGN_OR_RETURN(std::optional<WorldModelBatch> next, c_.loader->Next());
-      if (!next.has_value()) break;
-      // Time the step waited for its batch: > 0 means the input pipeline, not
-      // the model, sets the pace.
-      const double data_wait =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
-      summary.data_wait_seconds += data_wait;
-      const int64_t it = epoch * per_epoch + c_.loader->position() - 1;
-      const double lr = c_.lr->Value(it), wd = c_.weight_decay->Value(it);
-      c_.optimizer->SetHyperparameters(lr, wd);
-      WorldModelBatch b = next->To(device_);
-      ObjectiveOutput out =
-          step.ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, params, 1.0 / accum);
-      RETURN_IF_ERROR(Failpoint("step"));
-      if (c_.communicator->world_size() > 1) {
-        // Log the global batch's loss terms: average them over ranks. A stop
-        // request rides along, so every rank stops after the same step
-        // however the signal's arrival was staggered.
-        std::vector<double> vals = {out.loss.item<double>(), out.pred_std, out.target_std};
-        for (const auto& [k, v] : out.terms) vals.push_back(v);
-        vals.push_back(PreemptionWatch::Requested() ? 1.0 : 0.0);
-        auto t = torch::tensor(vals, torch::kFloat64);
-        RETURN_IF_ERROR(c_.communicator->AllReduceMean({t}));
-        out.pred_std = t[1].item<double>();
-        out.target_std = t[2].item<double>();
-        size_t k = 3;
-        for (auto& [name, v] : out.terms) v = t[k++].item<double>();
-        logged_loss_ = t[0].item<double>();
-        if (t[k].item<double>() > 0) stop_agreed = true;
-      } else {
-        logged_loss_ = out.loss.item<double>();
-        if (PreemptionWatch::Requested()) stop_agreed = true;
+  s.start = std::chrono::steady_clock::now();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
+  const auto wait_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::optional<WorldModelBatch> next, c_.loader->Next());
+  if (!next.has_value()) return false;
+  // Time the step waited for its batch: > 0 means the input pipeline, not the
+  // model, sets the pace.
+  StepFacts f;
+  f.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+  s.summary.data_wait_seconds += f.data_wait_s;
+  const int64_t it = s.epoch * s.per_epoch + c_.loader->position() - 1;
+  s.profiler->Before(it);
+  f.lr = c_.lr->Value(it);
+  f.weight_decay = c_.weight_decay->Value(it);
+  c_.optimizer->SetHyperparameters(f.lr, f.weight_decay);
+  WorldModelBatch b = next->To(device_);
+  {
+    // Mask lengths vary from batch to batch: count every micro-batch's FLOPs.
+    StepShape shape;
+    shape.tokens = (b.image1.size(2) / c_.encoder->patch_size()) * (b.image1.size(3) / c_.encoder->patch_size());
+    shape.patch = c_.encoder->patch_size();
+    shape.channels = c_.encoder->in_channels();
+    shape.enc_dim = c_.encoder->embed_dim();
+    shape.enc_depth = c_.encoder->depth();
+    shape.pred_dim = c_.predictor->embed_dim();
+    shape.pred_depth = c_.predictor->depth();
+    shape.action_dim = c_.predictor->action_dim();
+    shape.context = b.masks_enc1.size(1);
+    shape.target = b.masks_pred1.size(1);
+    const Objective::Passes passes = c_.objective->passes();
+    shape.target_passes = passes.target;
+    shape.context_passes = passes.context;
+    shape.predictor_passes = passes.predictor;
+    s.model_flops += StepFlopsPerImage(shape) * b.size();
+  }
+  ObjectiveOutput out =
+      s.step->ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, s.params, 1.0 / s.accum);
+  RETURN_IF_ERROR(Failpoint("step"));
+  torch::Tensor grad_norm;
+  s.at_step = (it + 1) % s.accum == 0;
+  if (s.at_step) {
+    if (c_.communicator->world_size() > 1) {
+      std::vector<torch::Tensor> grads;
+      for (const auto& p : s.params) {
+        if (p.grad().defined()) grads.push_back(p.grad());
       }
-      const double loss = logged_loss_;
-      if (!std::isfinite(loss)) {
-        std::vector<std::string> terms;
-        for (const auto& [k, v] : out.terms) terms.push_back(absl::StrCat(k, "=", v));
-        return absl::InternalError(absl::StrCat(
-            "non-finite loss ", loss, " at micro-batch ", it, " (epoch ", epoch, ", batch ", c_.loader->position() - 1,
-            "); terms: ", absl::StrJoin(terms, ", "), "; last good checkpoint: ",
-            summary.last_checkpoint.empty() ? "(none)" : summary.last_checkpoint));
-      }
-      double grad_norm = std::nan("");
-      double momentum = std::nan("");
-      if ((it + 1) % accum == 0) {
-        if (c_.communicator->world_size() > 1) {
-          std::vector<torch::Tensor> grads;
-          for (const auto& p : params) {
-            if (p.grad().defined()) grads.push_back(p.grad());
-          }
-          RETURN_IF_ERROR(c_.communicator->AllReduceMean(grads));
-        }
-        grad_norm = ClipGradNorm(params, tc.clip_grad());
-        c_.optimizer->Step();
-        ClearGradients(params);
-        momentum = c_.ema->Value(it);
-        EmaUpdate(*c_.target, *c_.encoder, momentum);
-        ++steps;
-      }
-      iteration = it + 1;
-      ++done_this_run;
-      if (done_this_run == 1) summary.first_loss = resumed_first_loss.value_or(loss);
-      summary.micro_batches = iteration;  // of the whole run, resumed parts included
-      summary.last_loss = loss;
-      summary.last_terms = out.terms;
-      // Collapse: predictions that no longer differ between positions, for
-      // 100 micro-batches in a row after the first epoch (early training dips
-      // through the mean token and recovers).
-      if (tc.collapse_std_threshold() > 0 && epoch > 0 && out.pred_std < tc.collapse_std_threshold()) {
-        if (++collapsed_for == 100 && !warned_collapse) {
-          LOG(WARNING) << "possible collapse: for 100 micro-batches up to " << it
-                       << " the predictions' std over tokens stayed below " << tc.collapse_std_threshold()
-                       << " (now " << out.pred_std << "; targets " << out.target_std << ")";
-          warned_collapse = true;
-        }
-      } else {
-        collapsed_for = 0;
-      }
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const double ips = done_this_run * batch_size / std::max(elapsed, 1e-9);
-      summary.images_per_second = ips;
-      summary.elapsed_seconds = elapsed;
-      if (!header_written) {
-        metrics << "iteration,epoch,step,loss";
-        for (const auto& [k, v] : out.terms) metrics << "," << k;
-        metrics << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s,elapsed_s,data_wait_s\n";
-        header_written = true;
-      }
-      {
-        std::ostringstream row;
-        row << it << "," << epoch << "," << steps << "," << loss;
-        for (const auto& [k, v] : out.terms) row << "," << v;
-        row << "," << lr << "," << wd << "," << momentum << "," << grad_norm << "," << out.pred_std << ","
-            << out.target_std << "," << ips << "," << elapsed << "," << data_wait << "\n";
-        const std::string text = row.str();
-        const size_t half = text.size() / 2;
-        metrics << text.substr(0, half);
-        if (FailpointArmed()) {
-          metrics.flush();  // as a kill between two buffer flushes leaves it
-          RETURN_IF_ERROR(Failpoint("metrics_row"));
-        }
-        metrics << text.substr(half);
-      }
-      {
-        std::map<std::string, double> scalars = {{"loss/total", loss}, {"schedule/lr", lr}, {"schedule/weight_decay", wd},
-                                                 {"monitor/pred_std", out.pred_std}, {"monitor/target_std", out.target_std},
-                                                 {"speed/images_per_s", ips}, {"speed/data_wait_s", data_wait}};
-        for (const auto& [k, v] : out.terms) scalars["loss/" + k] = v;
-        if (!std::isnan(momentum)) scalars["schedule/ema"] = momentum;
-        if (!std::isnan(grad_norm)) scalars["monitor/grad_norm"] = grad_norm;
-        events->AddScalars(it, scalars);
-      }
-      if (iteration % log_every == 0 || iteration == total) {
-        metrics.flush();
-        events->Flush();
-        std::string terms;
-        for (const auto& [k, v] : out.terms) absl::StrAppend(&terms, " ", k, "=", absl::StrFormat("%.4f", v));
-        const double eta = (total - iteration) * batch_size / std::max(ips, 1e-9);
-        LOG(INFO) << absl::StrFormat("[%d/%d] epoch %d loss %.4f%s lr %.3g %.1f img/s ETA %s", iteration, total, epoch,
-                                     loss, terms, lr, ips, FormatDuration(eta));
-      }
-      const bool at_step = (it + 1) % accum == 0;
-      if (at_step && tc.checkpoint_every() > 0 && steps % tc.checkpoint_every() == 0) {
-        metrics.flush();  // rows up to the checkpoint survive a crash
-        RETURN_IF_ERROR(SaveCheckpoint(epoch, c_.loader->position(), iteration, steps, &summary.last_checkpoint));
-        saved_at = iteration;
-      }
-      if (at_step && stop_agreed && iteration < total) {
-        // Preempted: the step is complete; make sure it is on disk, then stop.
-        metrics.flush();
-        events->Flush();
-        if (saved_at != iteration) {
-          RETURN_IF_ERROR(SaveCheckpoint(epoch, c_.loader->position(), iteration, steps, &summary.last_checkpoint));
-        }
-        RETURN_IF_ERROR(c_.communicator->Barrier());
-        const std::string why = PreemptionWatch::SignalName().empty() ? "another rank's stop signal"
-                                                                      : PreemptionWatch::SignalName();
-        LOG(WARNING) << "preempted by " << why << " after micro-batch " << iteration << " (optimizer step " << steps
-                     << "): checkpoint " << summary.last_checkpoint << "; continue with --resume --run_dir=" << run_dir_;
-        return PreemptedError(absl::StrCat("preempted by ", why, " at micro-batch ", iteration, "; checkpoint ",
-                                           summary.last_checkpoint, " (resume with --resume)"));
-      }
+      RETURN_IF_ERROR(c_.communicator->AllReduceMean(grads, "gradients"));
     }
-    if (c_.loader->position() >= per_epoch) {
-      ++epoch;
-      batch = 0;
+    grad_norm = ClipGradNorm(s.params, config_.trainer().clip_grad());
+    c_.optimizer->Step();
+    ClearGradients(s.params);
+    f.ema = c_.ema->Value(it);
+    EmaUpdate(*c_.target, *c_.encoder, f.ema);
+    ++s.steps;
+  }
+  s.iteration = it + 1;
+  ++s.done_this_run;
+  f.iteration = it;
+  f.epoch = s.epoch;
+  f.steps = s.steps;
+  f.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+  f.images_per_s = s.done_this_run * s.batch_size / std::max(f.elapsed_s, 1e-9);
+  s.log->Add(f, out, grad_norm);
+  RETURN_IF_ERROR(s.profiler->After(it));
+  if (PreemptionWatch::Requested()) {
+    s.stop_requested = true;
+    // One process needs no agreement: stop after this optimizer step.
+    if (c_.communicator->world_size() == 1) s.stop_agreed = true;
+  }
+  return true;
+}
+
+absl::Status Pretrainer::ReadStatistics(LoopState& s) {
+  bool stop = false;
+  ASSIGN_OR_RETURN(std::vector<StepRow> rows, s.log->Drain(*c_.communicator, s.stop_requested, &stop));
+  if (stop) s.stop_agreed = true;
+  const TrainerConfig& tc = config_.trainer();
+  for (const StepRow& r : rows) {
+    const StepFacts& f = r.facts;
+    if (!std::isfinite(r.loss)) {
+      std::vector<std::string> terms;
+      for (const auto& [k, v] : r.terms) terms.push_back(absl::StrCat(k, "=", v));
+      s.log->Flush();
+      return absl::InternalError(absl::StrCat(
+          "non-finite loss ", r.loss, " at micro-batch ", f.iteration, " (epoch ", f.epoch, "); terms: ",
+          absl::StrJoin(terms, ", "), "; stopped before the next checkpoint; last good checkpoint: ",
+          s.summary.last_checkpoint.empty() ? "(none)" : s.summary.last_checkpoint));
+    }
+    if (!s.first_row_read) {
+      s.summary.first_loss = s.log->resumed_first_loss().value_or(r.loss);
+      s.first_row_read = true;
+    }
+    s.summary.micro_batches = f.iteration + 1;  // of the whole run, resumed parts included
+    s.summary.last_loss = r.loss;
+    s.summary.last_terms = r.terms;
+    // Collapse: predictions that no longer differ between positions, for 100
+    // micro-batches in a row after the first epoch (early training dips
+    // through the mean token and recovers).
+    if (tc.collapse_std_threshold() > 0 && f.epoch > 0 && r.pred_std < tc.collapse_std_threshold()) {
+      if (++s.collapsed_for == 100 && !s.warned_collapse) {
+        LOG(WARNING) << "possible collapse: for 100 micro-batches up to " << f.iteration
+                     << " the predictions' std over tokens stayed below " << tc.collapse_std_threshold() << " (now "
+                     << r.pred_std << "; targets " << r.target_std << ")";
+        s.warned_collapse = true;
+      }
     } else {
-      batch = c_.loader->position();
+      s.collapsed_for = 0;
     }
   }
-  metrics.flush();
-  summary.optimizer_steps = steps;
-  RETURN_IF_ERROR(SaveCheckpoint(epoch, batch, iteration, steps, &summary.last_checkpoint));
+  // Timing as of now: the device has caught up with the host (the read above).
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+  s.summary.elapsed_seconds = elapsed;
+  s.summary.images_per_second = s.done_this_run * s.batch_size / std::max(elapsed, 1e-9);
+  s.summary.model_flops_per_image = s.model_flops / std::max<double>(1, s.done_this_run * s.batch_size);
+  s.summary.achieved_tflops = s.model_flops * c_.communicator->world_size() / std::max(elapsed, 1e-9) / 1e12;
+  if (device_.is_cuda()) s.summary.peak_device_bytes = std::max(s.summary.peak_device_bytes, CudaMemoryInUse());
+  if (s.iteration % s.log_every == 0 || s.iteration == s.total) {
+    s.log->Flush();
+    if (rows.empty()) return absl::OkStatus();
+    const StepRow& r = rows.back();
+    std::string terms;
+    for (const auto& [k, v] : r.terms) absl::StrAppend(&terms, " ", k, "=", absl::StrFormat("%.4f", v));
+    const double eta = (s.total - s.iteration) * s.batch_size / std::max(s.summary.images_per_second, 1e-9);
+    LOG(INFO) << absl::StrFormat("[%d/%d] epoch %d loss %.4f%s lr %.3g %.1f img/s %.2f TFLOP/s ETA %s", s.iteration,
+                                 s.total, r.facts.epoch, r.loss, terms, r.facts.lr, s.summary.images_per_second,
+                                 s.summary.achieved_tflops, FormatDuration(eta));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pretrainer::CheckpointIfDue(LoopState& s) {
+  const int every = config_.trainer().checkpoint_every();
+  if (!s.at_step || every <= 0 || s.steps % every != 0) return absl::OkStatus();
+  // The rows up to the checkpoint are read, checked and on disk first.
+  RETURN_IF_ERROR(ReadStatistics(s));
+  s.log->Flush();
+  RETURN_IF_ERROR(SaveCheckpoint(s.epoch, c_.loader->position(), s.iteration, s.steps, &s.summary.last_checkpoint));
+  s.saved_at = s.iteration;
+  return absl::OkStatus();
+}
+
+absl::Status Pretrainer::StopIfPreempted(LoopState& s) {
+  if (!s.at_step || !s.stop_agreed || s.iteration >= s.total) return absl::OkStatus();
+  // Preempted: the step is complete; make sure it is on disk, then stop.
+  RETURN_IF_ERROR(ReadStatistics(s));
+  s.log->Flush();
+  if (s.saved_at != s.iteration) {
+    RETURN_IF_ERROR(SaveCheckpoint(s.epoch, c_.loader->position(), s.iteration, s.steps, &s.summary.last_checkpoint));
+  }
+  RETURN_IF_ERROR(c_.communicator->Barrier());
+  const std::string why =
+      PreemptionWatch::SignalName().empty() ? "another rank's stop signal" : PreemptionWatch::SignalName();
+  LOG(WARNING) << "preempted by " << why << " after micro-batch " << s.iteration << " (optimizer step " << s.steps
+               << "): checkpoint " << s.summary.last_checkpoint << "; continue with --resume --run_dir=" << run_dir_;
+  return PreemptedError(absl::StrCat("preempted by ", why, " at micro-batch ", s.iteration, "; checkpoint ",
+                                     s.summary.last_checkpoint, " (resume with --resume)"));
+}
+
+absl::StatusOr<PretrainSummary> Pretrainer::Finish(LoopState& s) {
+  RETURN_IF_ERROR(ReadStatistics(s));
+  s.log->Flush();
+  s.summary.optimizer_steps = s.steps;
+  RETURN_IF_ERROR(SaveCheckpoint(s.epoch, s.batch, s.iteration, s.steps, &s.summary.last_checkpoint));
   // Encoders for downstream use, in the official key layout (torch.load-able).
-  if (writer) {
+  if (c_.communicator->rank() == 0) {
     RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.target), run_dir_ + "/target_encoder.pt"));
     RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.encoder), run_dir_ + "/encoder.pt"));
   }
   RETURN_IF_ERROR(c_.communicator->Barrier());
-  LOG(INFO) << "trained " << done_this_run << " micro-batches in this run (" << steps
-            << " optimizer steps in total); loss " << summary.first_loss << " -> " << summary.last_loss
-            << "; checkpoint " << summary.last_checkpoint;
-  return summary;
+  LOG(INFO) << "trained " << s.done_this_run << " micro-batches in this run (" << s.steps
+            << " optimizer steps in total); loss " << s.summary.first_loss << " -> " << s.summary.last_loss
+            << "; checkpoint " << s.summary.last_checkpoint << "; " << absl::StrFormat("%.2f", s.summary.achieved_tflops)
+            << " TFLOP/s of model FLOPs; waited for data "
+            << absl::StrFormat("%.1f%%", 100.0 * s.summary.data_wait_seconds / std::max(s.summary.elapsed_seconds, 1e-9))
+            << " of the time; peak host RSS " << absl::StrFormat("%.0f", PeakHostRssMiB()) << " MiB"
+            << (s.summary.peak_device_bytes >= 0
+                    ? absl::StrFormat("; peak CUDA memory in use %.2f GiB", s.summary.peak_device_bytes / 1073741824.0)
+                    : "");
+  return s.summary;
 }
 
 }  // namespace chexworld

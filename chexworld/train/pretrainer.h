@@ -16,9 +16,17 @@
 // newest one that verifies, moving damaged ones aside. Resuming on CPU with
 // the same threads gives bit-identical parameters to an uninterrupted run.
 //
-// SIGTERM / SIGUSR1 (preemption.h): the ranks agree to stop at the end of the
-// optimizer step in progress, write a checkpoint and return a Preempted
-// status. A lost rank makes the collectives fail: the survivors stop with an
+// No host synchronisation in a micro-batch that does not log: the loss, its
+// terms, the collapse monitors and the gradient norm stay on the device
+// (step_log.h) and are read every trainer.log_every micro-batches, before
+// every checkpoint and at the end; the non-finite check reads them there and
+// stops the run before the next checkpoint, naming the first bad micro-batch.
+//
+// SIGTERM / SIGUSR1 (preemption.h): one process stops at the end of the
+// optimizer step in progress; data-parallel ranks agree on the stop when
+// they next read their statistics (the next log or checkpoint boundary) and
+// stop at the end of that optimizer step; then a checkpoint is written and a
+// Preempted status returned. A lost rank makes the collectives fail: the survivors stop with an
 // error naming it and write nothing.
 #ifndef CHEXWORLD_TRAIN_PRETRAINER_H_
 #define CHEXWORLD_TRAIN_PRETRAINER_H_
@@ -62,8 +70,14 @@ struct PretrainSummary {
   double images_per_second = 0;
   double elapsed_seconds = 0;    // wall time of this run's training loop
   double data_wait_seconds = 0;  // of which the steps waited for their batches
+  // Of this process's micro-batches (METHOD 9.1; mask lengths vary by batch):
+  double model_flops_per_image = 0;  // forward + backward, all passes
+  double achieved_tflops = 0;        // model FLOPs per second, all ranks, /1e12
+  int64_t peak_device_bytes = -1;    // peak CUDA memory allocated (-1: not CUDA)
   std::string last_checkpoint;
 };
+
+struct LoopState;  // pretrainer.cc
 
 class Pretrainer {
  public:
@@ -74,6 +88,16 @@ class Pretrainer {
 
  private:
   absl::StatusOr<PretrainSummary> RunLoop(bool resume);
+  // The phases of RunLoop, in order.
+  absl::Status Prepare(bool resume, LoopState& s);
+  // One micro-batch: false at the end of the loader's epoch. No host sync.
+  absl::StatusOr<bool> TrainMicroBatch(LoopState& s);
+  // Reads the pending statistics: rows, non-finite check, collapse watch, log.
+  absl::Status ReadStatistics(LoopState& s);
+  absl::Status CheckpointIfDue(LoopState& s);
+  // A Preempted status once a stop was agreed and the step is on disk.
+  absl::Status StopIfPreempted(LoopState& s);
+  absl::StatusOr<PretrainSummary> Finish(LoopState& s);
   absl::Status SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps, std::string* path);
   absl::Status LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch, int64_t* iteration,
                               int64_t* steps);

@@ -146,14 +146,14 @@ ObjectiveOutput ShardedStep::ForwardBackward(Objective& objective, Encoder& cont
   ObjectiveOutput out = outs[0];
   for (int i = 1; i < shards_; ++i) {
     out.loss = out.loss + outs[i].loss;
-    out.pred_std += outs[i].pred_std;
-    out.target_std += outs[i].target_std;
-    for (auto& [k, v] : out.terms) v += outs[i].terms.at(k);
+    out.pred_std = out.pred_std + outs[i].pred_std;
+    out.target_std = out.target_std + outs[i].target_std;
+    for (auto& [k, v] : out.terms) v = v + outs[i].terms.at(k);
   }
   out.loss = out.loss / shards_;
-  out.pred_std /= shards_;
-  out.target_std /= shards_;
-  for (auto& [k, v] : out.terms) v /= shards_;
+  out.pred_std = out.pred_std / shards_;
+  out.target_std = out.target_std / shards_;
+  for (auto& [k, v] : out.terms) v = v / shards_;
   return out;
 }
 

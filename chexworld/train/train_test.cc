@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include "chexworld/core/config.h"
+#include "chexworld/train/flops.h"
 #include "chexworld/train/fused_adamw.h"
 #include "chexworld/train/param_groups.h"
 #include "chexworld/train/schedules.h"
+#include "chexworld/train/step_profiler.h"
 #include "chexworld/train/tensorboard.h"
 
 namespace chexworld {
@@ -101,6 +105,72 @@ TEST(FusedAdamWTest, MatchesLibtorchOverSteps) {
   std::ostringstream out;
   archive.save_to(out);
   EXPECT_GT(out.str().size(), 1000u);
+}
+
+}  // namespace
+}  // namespace chexworld
+
+namespace chexworld {
+namespace {
+
+// METHOD 9.2: 224 px, patch 16, predictor 384x6, Ke = 53, Kp = 57.
+TEST(Flops, MatchTheMethodTable) {
+  StepShape s;
+  s.tokens = 196;
+  s.pred_dim = 384;
+  s.pred_depth = 6;
+  s.context = 53;
+  s.target = 57;
+  s.enc_dim = 768;
+  s.enc_depth = 12;
+  EXPECT_NEAR(TargetEncoderFlops(s) / 1e9, 34.94, 0.01);
+  EXPECT_NEAR(ContextEncoderFlops(s) / 1e9, 9.34, 0.01);
+  EXPECT_NEAR(PredictorFlops(s) / 1e9, 2.56, 0.01);
+  EXPECT_NEAR(StepFlopsPerImage(s) / 1e9, 156.7, 0.1);
+  s.enc_dim = 192;
+  EXPECT_NEAR(StepFlopsPerImage(s) / 1e9, 39.0, 0.1);
+  s.pred_dim = 192;
+  EXPECT_NEAR(StepFlopsPerImage(s) / 1e9, 16.8, 0.1);
+}
+
+}  // namespace
+}  // namespace chexworld
+
+namespace chexworld {
+namespace {
+
+TEST(StepProfiler, WindowSpecs) {
+  EXPECT_FALSE(ParseProfileWindow("")->enabled());
+  auto w = ParseProfileWindow("20:25");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->begin, 20);
+  EXPECT_EQ(w->end, 25);
+  for (const char* bad : {"5", "5:5", "6:5", "-1:3", "a:b", "1:2:3"}) {
+    auto s = ParseProfileWindow(bad);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("run.profile_steps")) << bad;
+  }
+}
+
+// The detector the host-sync test relies on: a value read on the host inside
+// the window is counted.
+TEST(StepProfiler, CountsAHostReadInTheWindow) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/profile";
+  StepProfiler profiler(*ParseProfileWindow("3:4"), dir, /*cuda=*/false);
+  double sum = 0;
+  for (int64_t it = 0; it < 6; ++it) {
+    profiler.Before(it);
+    auto x = torch::ones({8}) * static_cast<double>(it);
+    sum += x.sum().item<double>();
+    ASSERT_TRUE(profiler.After(it).ok());
+  }
+  EXPECT_EQ(sum, 8.0 * 15);
+  std::ifstream in(dir + "/ops.tsv");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, ::testing::HasSubstr("aten::_local_scalar_dense\t1\t"));
+  EXPECT_THAT(text, ::testing::HasSubstr("\naten::sum\t"));
+  std::ifstream trace(dir + "/trace.json");
+  EXPECT_TRUE(trace.good());
 }
 
 }  // namespace
