@@ -18,6 +18,7 @@
 #include "chexworld/models/layers/fused_cpu_ops.h"
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/objective.h"
+#include "chexworld/train/flops.h"
 #include "chexworld/train/sharded_step.h"
 
 DEFINE_int32(threads, 2, "torch intra-op threads");
@@ -55,18 +56,6 @@ void BM_EncoderForwardBackward(benchmark::State& state) {
     vit->Forward(x).pow(2).mean().backward();
   }
   state.SetItemsProcessed(state.iterations() * state.range(2));
-}
-
-// METHOD 9.1 FLOP model of one world-model step per image (forward + 2x for
-// the backward of the context encoder and predictor; GEMMs only).
-double StepFlopsPerImage(int64_t n, int64_t d, int64_t depth, int64_t in_ch, int64_t patch, int64_t p,
-                         int64_t pred_depth, int64_t ke, int64_t kp) {
-  auto blk = [](double tokens, double w) { return 24 * tokens * w * w + 4 * tokens * tokens * w; };
-  const double pe = 2.0 * n * in_ch * patch * patch * d;
-  const double ft = pe + depth * blk(n, d), fc = pe + depth * blk(ke, d);
-  const double fp = 2.0 * ke * d * p + 2.0 * kp * (p + 5) * p + 4.0 * kp * p * p + pred_depth * blk(ke + kp, p) +
-                    2.0 * kp * p * d;
-  return 2 * ft + 3 * (2 * fc + 4 * fp);
 }
 
 // The machine's fp32 GEMM ceiling at --threads: the best of 5 timed rounds
@@ -141,9 +130,17 @@ void BM_WorldModelStep(benchmark::State& state) {
     step.ForwardBackward(*objective, *enc, *target, *pred, batch, params, 1.0);
   }
   state.SetItemsProcessed(state.iterations() * b);
-  const double flops = StepFlopsPerImage(n, enc->embed_dim(), enc->depth(), 1, enc->patch_size(), resolved.embed_dim(),
-                                         resolved.depth(),
-                                         m.context_len, m.target_len);
+  StepShape shape;
+  shape.tokens = n;
+  shape.patch = enc->patch_size();
+  shape.channels = 1;
+  shape.enc_dim = enc->embed_dim();
+  shape.enc_depth = enc->depth();
+  shape.pred_dim = resolved.embed_dim();
+  shape.pred_depth = resolved.depth();
+  shape.context = m.context_len;
+  shape.target = m.target_len;
+  const double flops = StepFlopsPerImage(shape);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * b * state.iterations(), benchmark::Counter::kIsRate);
   state.counters["of_ceiling"] =
       benchmark::Counter(flops * 1e-9 * b * state.iterations() / ceiling, benchmark::Counter::kIsRate);

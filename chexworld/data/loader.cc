@@ -74,31 +74,56 @@ void PretrainLoader::Stop() {
 }
 
 void PretrainLoader::Start(int64_t epoch, int64_t start_batch) {
+  const int64_t b = std::clamp<int64_t>(start_batch, 0, batches_per_epoch_);
+  const int64_t global = epoch * batches_per_epoch_ + b;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!threads_.empty() && global == next_global_) {
+      // The pipeline already runs there (the previous epoch ended where this
+      // one starts): keep what it has read ahead.
+      epoch_ = epoch;
+      next_ = b;
+      if (order_epoch_ != epoch) {
+        order_ = EpochIndices(epoch);
+        order_epoch_ = epoch;
+      }
+      return;
+    }
+  }
   Stop();
   epoch_ = epoch;
-  next_ = std::clamp<int64_t>(start_batch, 0, batches_per_epoch_);
-  end_ = batches_per_epoch_;
+  next_ = b;
+  next_global_ = global;
+  read_next_ = global;
   order_ = EpochIndices(epoch);
-  read_next_ = next_;
+  order_epoch_ = epoch;
   if (options_.num_workers == 0) return;
   threads_.emplace_back(&PretrainLoader::ReaderLoop, this);
   for (int i = 0; i < options_.num_workers; ++i) threads_.emplace_back(&PretrainLoader::WorkerLoop, this);
 }
 
+// Reads batches ahead of the consumer by global index (epoch * batches per
+// epoch + batch), across epoch boundaries: the next epoch's first batches are
+// ready when it starts.
 void PretrainLoader::ReaderLoop() {
+  std::map<int64_t, std::vector<int64_t>> orders;  // epoch -> its image order (this thread's)
   while (true) {
-    int64_t b;
+    int64_t g;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || (read_next_ < end_ && read_next_ - next_ < options_.prefetch_batches); });
+      cv_.wait(lock, [&] { return stopping_ || read_next_ - next_global_ < options_.prefetch_batches; });
       if (stopping_) return;
-      b = read_next_++;
+      g = read_next_++;
     }
     Job job;
-    job.batch = b;
+    job.epoch = g / batches_per_epoch_;
+    job.batch = g % batches_per_epoch_;
+    while (!orders.empty() && orders.begin()->first < job.epoch) orders.erase(orders.begin());
+    auto it = orders.find(job.epoch);
+    if (it == orders.end()) it = orders.emplace(job.epoch, EpochIndices(job.epoch)).first;
     job.samples.resize(options_.batch_size);
     for (int i = 0; i < options_.batch_size && job.status.ok(); ++i) {
-      job.indices.push_back(order_[b * options_.batch_size + i]);
+      job.indices.push_back(it->second[job.batch * options_.batch_size + i]);
       job.status = dataset_->Read(job.indices.back(), &job.samples[i]);
     }
     {
@@ -119,28 +144,31 @@ void PretrainLoader::WorkerLoop() {
       job = std::move(jobs_.front());
       jobs_.erase(jobs_.begin());
     }
-    absl::StatusOr<WorldModelBatch> batch =
-        job.status.ok() ? Assemble(epoch_, job.batch, job.samples, job.indices) : absl::StatusOr<WorldModelBatch>(job.status);
+    absl::StatusOr<WorldModelBatch> batch = job.status.ok() ? Assemble(job.epoch, job.batch, job.samples, job.indices)
+                                                            : absl::StatusOr<WorldModelBatch>(job.status);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      ready_.emplace(job.batch, std::move(batch));
+      ready_.emplace(job.epoch * batches_per_epoch_ + job.batch, std::move(batch));
     }
     cv_.notify_all();
   }
 }
 
 absl::StatusOr<std::optional<WorldModelBatch>> PretrainLoader::Next() {
-  if (next_ >= end_) return std::optional<WorldModelBatch>();
+  if (next_ >= batches_per_epoch_) return std::optional<WorldModelBatch>();
   if (options_.num_workers == 0) {
     auto b = BuildBatch(epoch_, next_);
     if (!b.ok()) return b.status();
     ++next_;
+    ++next_global_;
     return std::optional<WorldModelBatch>(std::move(*b));
   }
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return ready_.count(next_) > 0; });
-  auto node = ready_.extract(next_);
+  const int64_t g = next_global_;
+  cv_.wait(lock, [&] { return ready_.count(g) > 0; });
+  auto node = ready_.extract(g);
   ++next_;
+  ++next_global_;
   lock.unlock();
   cv_.notify_all();
   if (!node.mapped().ok()) return node.mapped().status();
@@ -148,7 +176,7 @@ absl::StatusOr<std::optional<WorldModelBatch>> PretrainLoader::Next() {
 }
 
 absl::StatusOr<WorldModelBatch> PretrainLoader::BuildBatch(int64_t epoch, int64_t b) const {
-  std::vector<int64_t> order = epoch == epoch_ && !order_.empty() ? order_ : EpochIndices(epoch);
+  std::vector<int64_t> order = epoch == order_epoch_ && !order_.empty() ? order_ : EpochIndices(epoch);
   std::vector<ShardSample> samples(options_.batch_size);
   std::vector<int64_t> indices;
   for (int i = 0; i < options_.batch_size; ++i) {

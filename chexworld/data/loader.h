@@ -54,7 +54,10 @@ class PretrainLoader {
   ~PretrainLoader();
 
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
-  // (Re)starts at `epoch`, batch `start_batch` (for resuming); stops any running epoch.
+  // Positions the loader at `epoch`, batch `start_batch`. Where the workers
+  // already read ahead from exactly there (the previous epoch just ended),
+  // they go on with their batches ready; otherwise they restart there (a
+  // resume).
   void Start(int64_t epoch, int64_t start_batch = 0);
   // The next batch of the epoch; nullopt at its end. Errors name the file and index.
   absl::StatusOr<std::optional<WorldModelBatch>> Next();
@@ -79,14 +82,15 @@ class PretrainLoader {
   std::vector<float> mean_, std_;
   int64_t batches_per_epoch_ = 0;
 
-  // Epoch state.
+  // Epoch state (the consumer's thread).
   int64_t epoch_ = 0;
-  int64_t next_ = 0;        // next batch Next() returns
-  int64_t end_ = 0;
-  std::vector<int64_t> order_;
+  int64_t next_ = 0;        // next batch of epoch_ Next() returns
+  std::vector<int64_t> order_;  // epoch order_epoch_'s image order (BuildBatch)
+  int64_t order_epoch_ = -1;
 
   struct Job {
-    int64_t batch;
+    int64_t epoch = 0;
+    int64_t batch = 0;
     std::vector<ShardSample> samples;
     std::vector<int64_t> indices;
     absl::Status status;
@@ -94,7 +98,10 @@ class PretrainLoader {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  int64_t read_next_ = 0;  // next batch the reader reads
+  // Global batch indices (epoch * batches_per_epoch + batch): the pipeline
+  // runs on across epoch boundaries.
+  int64_t next_global_ = 0;  // the one Next() returns next
+  int64_t read_next_ = 0;    // the next one the reader reads
   std::vector<Job> jobs_;  // read, waiting for a worker
   std::map<int64_t, absl::StatusOr<WorldModelBatch>> ready_;
   std::vector<std::thread> threads_;

@@ -15,31 +15,49 @@
 namespace chexworld {
 namespace {
 
-int FindBlas(struct dl_phdr_info* info, size_t, void* data) {
+int FindTorchCpu(struct dl_phdr_info* info, size_t, void* data) {
   const char* name = info->dlpi_name;
-  if (name != nullptr && (absl::StrContains(name, "libblas.so") || absl::StrContains(name, "libopenblas"))) {
+  if (name != nullptr && absl::StrContains(name, "libtorch_cpu.so")) {
     auto* out = static_cast<std::string*>(data);
     if (out->empty()) *out = name;
   }
   return 0;
 }
 
+std::string RealPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
+
 }  // namespace
 
 BlasInfo DescribeBlas() {
   BlasInfo info;
-  std::string loaded;
-  dl_iterate_phdr(&FindBlas, &loaded);
-  if (!loaded.empty()) {
-    char resolved[PATH_MAX];
-    info.library = realpath(loaded.c_str(), resolved) != nullptr ? resolved : loaded;
+  std::string torch_cpu;
+  dl_iterate_phdr(&FindTorchCpu, &torch_cpu);
+  if (torch_cpu.empty()) return info;
+  // dlsym through libtorch_cpu's handle searches it and its dependencies in
+  // load order: the sgemm_ its GEMM calls, not whichever libblas is mapped.
+  void* handle = dlopen(torch_cpu.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+  if (handle == nullptr) return info;
+  void* gemm = dlsym(handle, "sgemm_");
+  Dl_info where{};
+  if (gemm != nullptr && dladdr(gemm, &where) != 0 && where.dli_fname != nullptr) {
+    info.library = RealPath(where.dli_fname);
+    // openblas_get_config from that same library, if it is OpenBLAS.
+    if (void* lib = dlopen(where.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) {
+      using ConfigFn = char* (*)();
+      if (auto fn = reinterpret_cast<ConfigFn>(dlsym(lib, "openblas_get_config"))) {
+        info.is_openblas = true;
+        info.config = fn();
+        info.is_openmp = absl::StrContains(info.config, "USE_OPENMP");
+      }
+      dlclose(lib);
+    }
+  } else {
+    info.library = RealPath(torch_cpu) + " (its own GEMM; no sgemm_ from a system BLAS)";
   }
-  using ConfigFn = char* (*)();
-  if (auto fn = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
-    info.is_openblas = true;
-    info.config = fn();
-    info.is_openmp = absl::StrContains(info.config, "USE_OPENMP");
-  }
+  dlclose(handle);
   info.is_reference = !info.is_openblas && absl::StrContains(info.library, "/blas/");
   return info;
 }
@@ -68,7 +86,7 @@ absl::StatusOr<torch::Device> ConfigureRuntime(const RunConfig& run) {
   torch::set_num_threads(threads);
   BlasInfo blas = DescribeBlas();
   LOG(INFO) << "torch threads: " << torch::get_num_threads() << ", device: " << device->str()
-            << ", BLAS: " << (blas.library.empty() ? "(not loaded)" : blas.library)
+            << ", libtorch's GEMM: " << (blas.library.empty() ? "(libtorch_cpu not found)" : blas.library)
             << (blas.config.empty() ? "" : " [" + blas.config + "]");
   if (blas.is_reference) {
     LOG(WARNING) << "\n*** libtorch is using Debian's reference BLAS (" << blas.library

@@ -13,8 +13,11 @@
 namespace chexworld {
 
 struct BlasInfo {
-  std::string library;  // resolved path of the loaded libblas
-  std::string config;   // openblas_get_config(), when OpenBLAS
+  // The library libtorch's own sgemm_ resolves to (through libtorch_cpu's
+  // dependencies): a system BLAS, or libtorch_cpu itself when it carries its
+  // own (MKL in PyTorch wheels). Empty when libtorch_cpu is not loaded.
+  std::string library;
+  std::string config;   // openblas_get_config(), when that library is OpenBLAS
   bool is_openblas = false;
   bool is_openmp = false;
   bool is_reference = false;  // Debian's netlib reference BLAS (~20x slower)
