@@ -35,10 +35,7 @@ DEFINE_string(sweep_dir, "", "sweep folder (default runs/<sweep name>/<timestamp
 
 namespace {
 
-bool Exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
+bool Exists(const std::string& p) { return chexworld::PathExists(p); }
 
 // "key: value" lines of a summary or metrics file.
 std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
@@ -101,7 +98,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < sweep.variants_size(); ++i) {
     const auto& v = sweep.variants(i);
     const std::string run_dir = dir + "/" + v.name();
-    if (!Exists(run_dir + "/summary.txt")) {
+    if (!chexworld::RunIsFinished(configs[i], run_dir)) {
       const bool resume = Exists(run_dir + "/checkpoints");
       LOG(INFO) << "=== variant " << v.name() << " (" << i + 1 << "/" << sweep.variants_size() << ")"
                 << (resume ? ", resuming" : "") << ": " << absl::StrJoin(v.set(), " ");

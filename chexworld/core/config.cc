@@ -22,11 +22,31 @@ namespace {
 
 namespace pb = google::protobuf;
 
+std::string FieldNames(const pb::Descriptor* d);
+
+// " (did you mean 'patch_size'? ...)" for protobuf's `Message type "T" has no
+// field named "f".`; "" for any other message.
+std::string UnknownFieldHint(const std::string& message) {
+  const std::string type_mark = "Message type \"", field_mark = "\" has no field named \"";
+  const size_t t = message.find(type_mark), f = message.find(field_mark);
+  if (t == std::string::npos || f == std::string::npos || f < t) return "";
+  const std::string type = message.substr(t + type_mark.size(), f - t - type_mark.size());
+  const size_t end = message.find('"', f + field_mark.size());
+  const std::string field = message.substr(f + field_mark.size(), end == std::string::npos ? std::string::npos : end - f - field_mark.size());
+  const pb::Descriptor* d = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
+  if (d == nullptr) return "";
+  std::vector<std::string> names;
+  for (int i = 0; i < d->field_count(); ++i) names.push_back(d->field(i)->name());
+  const std::string closest = ClosestMatch(field, names);
+  return absl::StrCat(closest.empty() ? "" : absl::StrCat(" Did you mean '", closest, "'?"),
+                      " Its fields are: ", FieldNames(d));
+}
+
 class CollectingErrors : public pb::io::ErrorCollector {
  public:
   explicit CollectingErrors(std::string filename) : filename_(std::move(filename)) {}
   void AddError(int line, int column, const std::string& message) override {
-    errors_.push_back(absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ", message));
+    errors_.push_back(absl::StrCat(filename_, ":", line + 1, ":", column + 1, ": ", message, UnknownFieldHint(message)));
   }
   void AddWarning(int line, int column, const std::string& message) override {
     errors_.push_back(
@@ -145,8 +165,10 @@ absl::Status ApplyAt(pb::Message* msg, const std::vector<PathToken>& tokens, siz
                                            });
   if (field == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("--set ", path, ": unknown field '", t.field,
-                                                   "' at '", so_far, "' in ", d->full_name(),
-                                                   "; its fields are: ", FieldNames(d)));
+                                                   "' at '", so_far, "' in ", d->full_name(), ";",
+                                                   UnknownFieldHint(absl::StrCat("Message type \"", d->full_name(),
+                                                                                 "\" has no field named \"", t.field,
+                                                                                 "\""))));
   }
   const pb::Reflection* r = msg->GetReflection();
   const bool last = i + 1 == tokens.size();

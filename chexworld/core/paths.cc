@@ -107,4 +107,9 @@ std::string SharedDataDir() {
   return dir;
 }
 
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
 }  // namespace chexworld

@@ -16,6 +16,9 @@ std::string UserPath(const std::string& path);
 // "<root>/<name>/<YYYYmmdd-HHMMSS>" under the user's directory; created.
 absl::StatusOr<std::string> MakeRunDirectory(const std::string& root, const std::string& name);
 
+// True when `path` names an existing file or folder.
+bool PathExists(const std::string& path);
+
 // Creates `path` and its parents.
 absl::Status MakeDirectories(const std::string& path);
 

@@ -28,10 +28,7 @@
 namespace chexworld {
 namespace {
 
-bool Exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
+bool Exists(const std::string& p) { return PathExists(p); }
 
 std::vector<std::string> List(const std::string& dir) {
   std::vector<std::string> out;

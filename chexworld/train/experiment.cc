@@ -78,6 +78,11 @@ absl::Status CheckConcurrentShards(const ExperimentConfig& c) {
 
 absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir, bool resume,
                       torch::Device device) {
+  if (resume && PathExists(run_dir + "/summary.txt") && PathExists(run_dir + "/target_encoder.pt")) {
+    // Its summary and exports stay as they are (a requeue after the end).
+    LOG(INFO) << "pretraining in " << run_dir << " already finished (summary.txt): not repeated";
+    return absl::OkStatus();
+  }
   PretrainComponents c;
   ASSIGN_OR_RETURN(WorldModelNetworks nets, BuildWorldModelNetworks(config));
   c.encoder = nets.encoder;
@@ -186,6 +191,20 @@ absl::Status CheckPredictorMatchesObjective(const ExperimentConfig& c) {
       "condition on the appearance augmentation"));
 }
 
+// Every schedule's own rules against the run's length (warmup shorter than the
+// epochs, ...), as the trainer will build them.
+absl::Status CheckSchedules(const ExperimentConfig& c) {
+  const ScheduleHorizon horizon{std::max(1, c.trainer().epochs()), 1};
+  for (const auto& [field, spec] : std::vector<std::pair<const char*, const ComponentSpec*>>{
+           {"schedule.lr", &c.schedule().lr()},
+           {"schedule.weight_decay", &c.schedule().weight_decay()},
+           {"schedule.ema_momentum", &c.schedule().ema_momentum()}}) {
+    auto s = CreateSchedule(*spec, horizon);
+    if (!s.ok()) return AddContext(s.status(), absl::StrCat(field, " (trainer.epochs = ", c.trainer().epochs(), ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
   RETURN_IF_ERROR(CheckRunConfig(c.run()));
   RETURN_IF_ERROR(Require(c.model().has_encoder(), "model.encoder", "(every run builds an encoder)"));
@@ -202,9 +221,17 @@ absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
     RETURN_IF_ERROR(Require(c.schedule().has_ema_momentum(), "schedule.ema_momentum", why));
     RETURN_IF_ERROR(Require(c.trainer().epochs() > 0, "trainer.epochs", why));
     RETURN_IF_ERROR(CheckConcurrentShards(c));
+    RETURN_IF_ERROR(CheckSchedules(c));
     RETURN_IF_ERROR(CheckPredictorMatchesObjective(c));
   }
   return absl::OkStatus();
+}
+
+bool RunIsFinished(const ExperimentConfig& config, const std::string& run_dir) {
+  if (!PathExists(run_dir + "/report.html")) return false;
+  if (config.has_objective() && !PathExists(run_dir + "/summary.txt")) return false;
+  if (config.evals_size() > 0 && !PathExists(run_dir + "/eval_summary.txt")) return false;
+  return true;
 }
 
 absl::Status RunExperiment(const ExperimentConfig& config, const std::string& run_dir, bool resume) {

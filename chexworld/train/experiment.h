@@ -16,7 +16,15 @@ namespace chexworld {
 // Checks that the slots a run needs are filled (for pretraining: dataset,
 // transform, masker, optimizer, the three schedules, epochs), naming the
 // first missing field. Runs before any work.
+// Also every cross-field rule (schedules against trainer.epochs, concurrent
+// shards against the batch and device, the objective against the predictor's
+// action network), so that no run folder is made for a config that would
+// fail later.
 absl::Status CheckExperimentComplete(const ExperimentConfig& config);
+
+// True when `run_dir` holds a run of `config` that ran to its end (its report,
+// its pretraining summary and its evaluation summary, as the config asks).
+bool RunIsFinished(const ExperimentConfig& config, const std::string& run_dir);
 
 absl::Status RunExperiment(const ExperimentConfig& config, const std::string& run_dir, bool resume);
 
