@@ -245,7 +245,7 @@ TEST(PackerTest, StoredSplitsFromFoldersColumnsAndListFiles) {
   int k = 0;
   for (const char* split : {"train", "valid", "test"}) {
     for (const char* cls : {"a", "b"}) {
-      for (int i = 0; i < 2; ++i) WriteImage(absl::StrCat(in, "/", split, "/", cls, "/x", k++, ".png"), 48, k);
+      for (int i = 0; i < 2; ++i, ++k) WriteImage(absl::StrCat(in, "/", split, "/", cls, "/x", k, ".png"), 48, k + 1);
     }
   }
   PackOptions o;

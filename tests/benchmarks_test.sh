@@ -7,7 +7,7 @@
 #  - RSNA, SIIM-ACR, JSRT, Shenzhen -> Montgomery: the built-in phantom
 #    (Montgomery = another phantom site).
 set -euo pipefail
-run="$1"; pack="$2"; shift 2
+run="$1"; pack="$2"; shared_sh="$3"; shift 3
 source "$(dirname "$0")/test_lib.sh"
 work="${TEST_TMPDIR:-$(mktemp -d)}"
 export GLOG_minloglevel=1
@@ -42,12 +42,13 @@ bench shenzhen_montgomery_lungs "$dir/shenzhen_montgomery_lungs.textproto" \
   --set="evals[0].options.data.test_dataset=$(phantom 'sites: [3]')" --set=evals[0].options.epochs=1
 grep -q "test: .* images of phantom" "$work/shenzhen_montgomery_lungs/report.md" || fail "shenzhen: no external test set"
 
-nih="$(cd "$(dirname "$0")/../.." && pwd)/shared/data/nih1000_64px"
-[ -n "${CHEXWORLD_SHARED_DIR:-}" ] && nih="$CHEXWORLD_SHARED_DIR/data/nih1000_64px"
-if [ ! -d "$nih" ]; then
-  echo "SKIP: $nih is absent: the NIH, CheXpert and VinDr benchmarks were not run"
+shared="$(shared_dir "$shared_sh")"
+if [ -z "$shared" ]; then
+  skip_part "no shared data folder (../shared beside the workspace, or CHEXWORLD_SHARED_DIR): the NIH, CheXpert and VinDr benchmarks were not run"
   exit 0
 fi
+nih="$shared/data/nih1000_64px"
+[ -d "$nih" ] || fail "$nih is absent although the shared data folder $shared exists"
 "$pack" --input="$nih" --output="$work/nih" --preset=nih --labels="$nih/Data_Entry_2017_v2020.csv.gz" --size=64 \
   --progress=false > "$work/pack.log" 2>&1 || { tail -5 "$work/pack.log"; fail "packing nih1000"; }
 "$pack" --input="$nih/train" --output="$work/nih_train" --preset=nih --labels="$nih/Data_Entry_2017_v2020.csv.gz" \

@@ -43,8 +43,11 @@ class OfficialParityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string path = FixturePath("chexworld_parity_small.h5");
-    if (path.empty() || access(path.c_str(), R_OK) != 0) {
-      GTEST_SKIP() << "parity fixtures not found (../shared/fixtures or $CHEXWORLD_SHARED_DIR); skipping";
+    if (path.empty()) {
+      GTEST_SKIP() << "no shared data folder (../shared or $CHEXWORLD_SHARED_DIR): the parity fixtures were not compared";
+    }
+    if (access(path.c_str(), R_OK) != 0) {
+      FAIL() << path << " is missing although the shared data folder exists";
     }
     auto file = H5TensorFile::Open(path);
     ASSERT_TRUE(file.ok()) << file.status();

@@ -50,3 +50,18 @@ same_run() {
 
 # A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# shared_dir SH: the shared development data folder (../shared beside the
+# workspace, or $CHEXWORLD_SHARED_DIR), as the C++ tests find it; "" when
+# there is none. SH is @shared_dir//:shared_dir.sh (pass it with $(location)).
+shared_dir() {
+  local CHEXWORLD_DEFAULT_SHARED_DIR=""
+  # shellcheck disable=SC1090
+  source "$1"
+  local d="${CHEXWORLD_SHARED_DIR:-$CHEXWORLD_DEFAULT_SHARED_DIR}"
+  if [ -n "$d" ] && [ -d "$d" ]; then echo "$d"; fi
+}
+
+# skip_part WHAT: a part of the test that did not run, in the line the test
+# summary (tools/test.sh, .ci/run) collects and counts.
+skip_part() { echo "SKIPPED: $*"; }
