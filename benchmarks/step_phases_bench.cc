@@ -23,6 +23,7 @@
 #include <gflags/gflags.h>
 #include <torch/torch.h>
 
+#include "chexworld/core/flags.h"
 #include "chexworld/masks/multiblock.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/models/encoders/vit.h"
@@ -179,7 +180,6 @@ int Main() {
 }  // namespace chexworld
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("times the phases of one pretraining step (see the file's header)");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("times the phases of one pretraining step (see the file's header)", __FILE__, &argc, &argv);
   return chexworld::Main();
 }

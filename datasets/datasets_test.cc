@@ -268,6 +268,15 @@ TEST(PackerTest, StoredSplitsFromFoldersColumnsAndListFiles) {
   EXPECT_EQ(s.split, SplitFromPath(s.id));
   EXPECT_EQ((*ds)->manifest().shards(0).split_test(), 4);
 
+  // The input folder itself named as a split (--input=.../train) stores it.
+  o.input_dir = in + "/valid/";
+  o.output_dir = Tmp("split_out_valid");
+  auto valid = Pack(o);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_EQ(valid->splits.at("val"), 4);
+  EXPECT_EQ(valid->splits.size(), 1u);
+  o.input_dir = in;
+
   // A split file wins over the folders; names it does not find are reported,
   // a name in two files fails naming both.
   const std::string tests = Tmp("test_list.txt");

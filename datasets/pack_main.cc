@@ -16,6 +16,7 @@
 #include <gflags/gflags.h>
 
 #include "absl/strings/str_split.h"
+#include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "datasets/packer.h"
 
@@ -44,8 +45,7 @@ DEFINE_bool(progress, true, "progress bar on stderr");
 DEFINE_bool(keep_unlabeled, false, "pack images without a label row (labels NaN) instead of skipping them");
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("--input=DIR --output=DIR [--preset=P --labels=CSV] [--size=256]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--input=DIR --output=DIR [--preset=P --labels=CSV] [--size=256]", __FILE__, &argc, &argv);
   if (FLAGS_input.empty() || FLAGS_output.empty()) {
     std::cerr << "error: --input and --output are required\n";
     return 2;

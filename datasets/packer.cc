@@ -223,6 +223,10 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
     }
   }
   ASSIGN_OR_RETURN(auto split_of, ReadSplitLists(o.split_lists, files, &report.label_problems));
+  // --input=.../kermany4/train: the input folder is itself a split folder.
+  std::string input_dir = o.input_dir;
+  while (input_dir.size() > 1 && input_dir.back() == '/') input_dir.pop_back();
+  const std::string input_split = NormalizeSplit(input_dir.substr(input_dir.find_last_of('/') + 1));
   ShardSchema schema;
   schema.height = schema.width = o.size;
   schema.pixel_type = o.pixel_type;
@@ -268,10 +272,12 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
     {
       auto by_path = split_of.find(rel);
       auto by_name = split_of.find(rel.substr(rel.find_last_of('/') == std::string::npos ? 0 : rel.find_last_of('/') + 1));
+      const std::string from_path = SplitFromPath(rel);
       r.split = by_path != split_of.end() ? by_path->second
                 : by_name != split_of.end() ? by_name->second
                 : !entry.split.empty()      ? entry.split
-                                            : SplitFromPath(rel);
+                : !from_path.empty()        ? from_path
+                                            : input_split;
     }
     r.labels = entry.labels;
     r.receipt.source_path = path;

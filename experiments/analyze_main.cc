@@ -89,7 +89,7 @@ absl::Status Analyze(const std::string& run_dir, const std::vector<std::string>&
 
 int main(int argc, char** argv) {
   std::vector<std::string> sets = chexworld::ExtractRepeatedFlag("set", &argc, &argv);
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--run_dir=DIR [--batches=4] [--set path=value ...] (world-model analyses of a pretraining run)", __FILE__, &argc, &argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   if (FLAGS_run_dir.empty()) {

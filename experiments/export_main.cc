@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "chexworld/core/flags.h"
 #include "chexworld/core/config.h"
 #include "chexworld/core/durable_file.h"
 #include "chexworld/core/paths.h"
@@ -176,8 +177,7 @@ absl::Status Export(const std::string& checkpoint, const std::string& out_dir, b
 }  // namespace chexworld
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("--run_dir=DIR | --checkpoint=FILE [--out_dir=DIR] [--formats=pt,safetensors]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--run_dir=DIR | --checkpoint=FILE [--out_dir=DIR] [--formats=pt,safetensors]", __FILE__, &argc, &argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   std::string checkpoint = chexworld::UserPath(FLAGS_checkpoint);

@@ -37,6 +37,7 @@
 
 #include <gflags/gflags.h>
 
+#include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 
 DEFINE_int32(nproc, 2, "processes (ranks) to start on this node");
@@ -86,9 +87,8 @@ int Code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WT
 }  // namespace
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("--nproc=N [--nnodes=M --node_rank=K --master_addr=H --master_port=P] --run_dir=DIR -- "
-                          "<arguments for //experiments:run>");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--nproc=N [--nnodes=M --node_rank=K --master_addr=H --master_port=P] --run_dir=DIR -- "
+                          "<arguments for //experiments:run>", __FILE__, &argc, &argv);
   if (FLAGS_run_dir.empty() || FLAGS_nproc < 1 || FLAGS_nnodes < 1) {
     std::cerr << "error: --run_dir, --nproc >= 1 and --nnodes >= 1 are required\n";
     return 2;

@@ -12,6 +12,7 @@
 #include <gflags/gflags.h>
 
 #include "absl/strings/str_split.h"
+#include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/eval/run_report.h"
 
@@ -19,8 +20,7 @@ DEFINE_string(run_dir, "", "a run folder");
 DEFINE_string(sweep_dir, "", "or a sweep folder (variants in results.csv order, else every sub-folder with a config)");
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("--run_dir=DIR | --sweep_dir=DIR");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--run_dir=DIR | --sweep_dir=DIR", __FILE__, &argc, &argv);
   if (FLAGS_run_dir.empty() == FLAGS_sweep_dir.empty()) {
     std::cerr << "error: give exactly one of --run_dir and --sweep_dir\n";
     return 2;

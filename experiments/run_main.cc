@@ -56,8 +56,7 @@ int Fail(int code, const std::string& message) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> sets = chexworld::ExtractRepeatedFlag("set", &argc, &argv);
-  gflags::SetUsageMessage("--config=FILE [--set path=value ...] [--run_dir=DIR] [--resume]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--config=FILE [--set path=value ...] [--run_dir=DIR] [--resume]", __FILE__, &argc, &argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
 

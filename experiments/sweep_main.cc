@@ -55,7 +55,7 @@ std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> sets = chexworld::ExtractRepeatedFlag("set", &argc, &argv);
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  chexworld::ParseFlags("--sweep=FILE [--sweep_dir=DIR] [--set path=value ...] (every variant; re-run to continue)", __FILE__, &argc, &argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   if (FLAGS_sweep.empty()) {
