@@ -240,4 +240,40 @@ absl::StatusOr<std::string> EncodePngRgb(const std::vector<uint8_t>& rgb, int he
   return EncodePng(rgb.data(), height, width, 3);
 }
 
+absl::StatusOr<std::string> EncodeJpeg8(const GrayImage& image, int quality) {
+  if (image.empty()) return absl::InvalidArgumentError("EncodeJpeg8: empty image");
+  const std::vector<uint8_t> bytes = ToUint8(image);
+  jpeg_compress_struct cinfo;
+  JpegError err;
+  unsigned char* out = nullptr;
+  unsigned long size = 0;  // NOLINT(runtime/int): libjpeg's type
+  // As in the decoder: nothing with a destructor is made after setjmp.
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = JpegExit;
+  err.mgr.output_message = JpegOutput;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    free(out);
+    return absl::InternalError(absl::StrCat("EncodeJpeg8: ", err.message));
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, &out, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(image.width);
+  cinfo.image_height = static_cast<JDIMENSION>(image.height);
+  cinfo.input_components = 1;
+  cinfo.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(bytes.data() + static_cast<size_t>(cinfo.next_scanline) * image.width);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string encoded(reinterpret_cast<const char*>(out), size);
+  free(out);
+  return encoded;
+}
+
 }  // namespace chexworld

@@ -39,6 +39,9 @@ absl::StatusOr<DecodedImage> DecodeImageBytes(const std::string& bytes, const st
 
 // Encoders used by tests, the phantom generator's previews and the analyses.
 absl::StatusOr<std::string> EncodePng8(const GrayImage& image);
+// Baseline 8-bit grayscale JPEG at `quality` (1-100), e.g. to test that a
+// re-encoded radiograph is still recognised as the same image.
+absl::StatusOr<std::string> EncodeJpeg8(const GrayImage& image, int quality);
 absl::StatusOr<std::string> EncodePngRgb(const std::vector<uint8_t>& rgb, int height, int width);
 
 }  // namespace chexworld

@@ -8,6 +8,9 @@
 #include <set>
 
 #include "chexworld/core/config.h"
+#include "chexworld/core/paths.h"
+#include "chexworld/data/decode.h"
+#include "chexworld/data/resize.h"
 #include "chexworld/data/shard.h"
 #include "chexworld/eval/evaluator.h"
 #include "chexworld/eval/shifts.h"
@@ -121,6 +124,68 @@ TEST(TaskDataTest, DuplicateImagesStayInOneSplit) {
     for (const auto* part : {&t->val, &t->test})
       for (int64_t i : *part) in_other += i < 10;
     EXPECT_TRUE(in_train == 0 || in_other == 0) << "seed " << seed << ": copies in train and elsewhere";
+  }
+}
+
+// Real radiographs as shards: `images`, labelled by index parity, all in `split`.
+EvalData WriteImages(const std::string& name, const std::vector<GrayImage>& images, const std::string& split) {
+  const std::string dir = Tmp(name);
+  ShardSchema schema;
+  schema.height = schema.width = 64;
+  schema.label_names = {"finding"};
+  ShardSetWriter w(dir, schema, 64, "test");
+  for (size_t i = 0; i < images.size(); ++i) {
+    ShardRecord r;
+    r.id = name + "_" + std::to_string(i);
+    r.split = split;
+    r.image = Resize(images[i], 64, 64);
+    r.labels = {i % 2 ? 1.f : 0.f};
+    EXPECT_TRUE(w.Add(r).ok());
+  }
+  EXPECT_TRUE(w.Finish().ok());
+  EvalData d;
+  EXPECT_TRUE(ParseTextProto("dataset { name: \"shards\" options { [type.googleapis.com/chexworld.ShardsOptions] { manifest: \"" +
+                                 dir + "/manifest.textproto\" } } }", "d", &d).ok());
+  return d;
+}
+
+// Another release re-publishes 10 training radiographs, re-encoded, resized
+// and re-windowed: the guard finds all 10, each with its distance, and no
+// distinct image.
+TEST(TaskDataTest, TheLeakageGuardCatchesReencodedCopiesFromAnotherRelease) {
+  const std::string shared = SharedDataDir();
+  if (shared.empty()) GTEST_SKIP() << "no shared data folder: the re-encoded-release leakage check was not run";
+  std::vector<GrayImage> radiographs;
+  for (int i = 0; i < 70; ++i) {
+    auto d = DecodeImageFile(shared + "/data/kermany4/train/Normal/" + std::to_string(i) + ".jpg");
+    ASSERT_TRUE(d.ok()) << d.status();
+    radiographs.push_back(d->image);
+  }
+  std::vector<GrayImage> train(radiographs.begin(), radiographs.begin() + 40), release;
+  for (int i = 0; i < 10; ++i) {
+    GrayImage im = train[i * 4];
+    for (float& p : im.pixels) p = std::clamp(p * (i % 2 ? 0.9f : 1.0f) + (i % 3) * 0.05f, 0.0f, 1.0f);
+    auto jpeg = EncodeJpeg8(Resize(im, im.height * (90 + 2 * i) / 100, im.width * (90 + 2 * i) / 100), 75 + 2 * i);
+    ASSERT_TRUE(jpeg.ok());
+    release.push_back(DecodeImageBytes(*jpeg, "copy.jpg")->image);
+  }
+  release.insert(release.end(), radiographs.begin() + 40, radiographs.end());  // 30 new radiographs
+  EvalData d = WriteImages("train_release", train, "train");
+  *d.mutable_test_dataset() = WriteImages("other_release", release, "test").dataset();
+  d.set_split("stored");
+  auto refused = LoadTaskData(d, 64);
+  ASSERT_FALSE(refused.ok());
+  const std::string message(refused.status().message());
+  EXPECT_THAT(message, ::testing::HasSubstr("10 test images overlap train/val"));
+  EXPECT_THAT(message, ::testing::HasSubstr("other_release_0 ~ shards:train_release_0 (distance "));
+  d.set_drop_overlap(true);
+  auto kept = LoadTaskData(d, 64);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->test.size(), 30u);
+  ASSERT_EQ(kept->overlap_pairs.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_THAT(kept->overlap_pairs[i], ::testing::HasSubstr(absl::StrCat("other_release_", i, " ~ shards:train_release_", i * 4,
+                                                                          " (distance ")));
   }
 }
 

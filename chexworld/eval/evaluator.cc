@@ -232,6 +232,18 @@ absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& ct
   const std::string dir = ctx.run_dir + "/eval";
   RETURN_IF_ERROR(MakeDirectories(dir));
   if (!data.overlap.empty()) absl::StrAppend(&json, ",\n  \"overlap\": \"", data.overlap, "\"");
+  if (!data.overlap_pairs.empty()) {
+    std::vector<std::string> quoted;
+    for (const auto& p : data.overlap_pairs) {
+      std::string q = "\"";
+      for (char c : p) {
+        if (c == '"' || c == '\\') q += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) q += c;
+      }
+      quoted.push_back(q + "\"");
+    }
+    absl::StrAppend(&json, ",\n  \"overlap_pairs\": [", absl::StrJoin(quoted, ", "), "]");
+  }
   if (shifts != nullptr && !shifts->levels.empty()) {
     ShiftMatrix m = MakeShiftMatrix(data, encoder_names, test_scores, *shifts, resamples, "eval/" + name + "_shifts.png");
     absl::StrAppend(&md, "\n", m.markdown);

@@ -14,6 +14,7 @@
 #include "chexworld/data/dataset.h"
 #include "chexworld/data/label_space.h"
 #include "chexworld/data/resize.h"
+#include "chexworld/eval/near_duplicates.h"
 
 namespace chexworld {
 namespace {
@@ -116,7 +117,6 @@ struct Groups {
   void Join(int64_t a, int64_t b) { parent[Find(a)] = Find(b); }
 };
 
-std::string HashKey(const std::vector<uint64_t>& h) { return absl::StrFormat("%016x%016x%016x%016x", h[0], h[1], h[2], h[3]); }
 
 // `fractions` are cumulative bounds (0.6, 0.8, 1.0 for 60/20/20).
 // Deals shuffled groups of `members` into the parts: each group goes to the
@@ -147,18 +147,6 @@ void FillByGroups(const std::vector<int64_t>& members, Groups* groups, const std
 }
 
 }  // namespace
-
-std::vector<uint64_t> DifferenceHash(const GrayImage& image) {
-  GrayImage small = Resize(image, 16, 17);
-  std::vector<uint64_t> bits(4, 0);
-  int k = 0;
-  for (int y = 0; y < 16; ++y) {
-    for (int x = 0; x < 16; ++x, ++k) {
-      if (small.at(y, x) < small.at(y, x + 1)) bits[k / 64] |= uint64_t{1} << (k % 64);
-    }
-  }
-  return bits;
-}
 
 absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool with_masks) {
   const std::string space = d.label_space().empty() ? "as_packed" : d.label_space();
@@ -291,18 +279,25 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
   // ---- splits
   std::vector<std::string> patients = primary.patients;
   patients.insert(patients.end(), other.patients.begin(), other.patients.end());
-  std::vector<std::vector<uint64_t>> hashes;
-  for (const auto& im : t.images) hashes.push_back(DifferenceHash(im));
+  std::vector<ImageSignature> signatures;
+  for (const auto& im : t.images) signatures.push_back(SignatureOf(im));
+  const int max_distance = d.duplicate_max_distance() < 0    ? 0
+                           : d.duplicate_max_distance() == 0 ? kDefaultNearDuplicateDistance
+                                                             : d.duplicate_max_distance();
   Groups groups(t.n);
   {
+    // Patients, equal pixels and near-duplicate images travel together.
     std::map<std::string, int64_t> first;
+    NearDuplicateIndex seen(max_distance);
     for (int64_t i = 0; i < n1; ++i) {
       for (const std::string& key : {patients[i].empty() ? std::string() : "p:" + patients[i],
-                                     absl::StrCat("c:", primary.crcs[i]), "h:" + HashKey(hashes[i])}) {
+                                     absl::StrCat("c:", primary.crcs[i])}) {
         if (key.empty()) continue;
         auto [it, inserted] = first.emplace(key, i);
         if (!inserted) groups.Join(i, it->second);
       }
+      if (const auto match = seen.Nearest(signatures[i]); match.id >= 0) groups.Join(i, match.id);
+      seen.Add(i, signatures[i]);
     }
   }
   t.patient_level = std::any_of(patients.begin(), patients.end(), [](const std::string& p) { return !p.empty(); });
@@ -359,11 +354,12 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
   // ---- leakage guard (by construction for random splits of one dataset)
   if (split == "stored" || external) {
     std::map<std::string, int64_t> seen;  // key -> a train/val image
+    NearDuplicateIndex near(max_distance);
     for (const auto* part : {&train, &t.val}) {
       for (int64_t i : *part) {
         if (!patients[i].empty()) seen.emplace("p:" + patients[i], i);
         if (i < n1) seen.emplace(absl::StrCat("c:", primary.crcs[i]), i);
-        seen.emplace("h:" + HashKey(hashes[i]), i);
+        near.Add(i, signatures[i]);
       }
     }
     std::set<std::string> shared_patients;
@@ -375,19 +371,22 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
         shared_patients.insert(patients[i]);
         hit = true;
       }
-      std::string other_image;
+      std::string pair;
       if (i < n1) {
-        if (auto it = seen.find(absl::StrCat("c:", primary.crcs[i])); it != seen.end()) other_image = t.ids[it->second];
+        if (auto it = seen.find(absl::StrCat("c:", primary.crcs[i])); it != seen.end()) {
+          pair = absl::StrCat(t.ids[i], " = ", t.ids[it->second], " (equal pixels)");
+        }
       }
-      if (auto it = seen.find("h:" + HashKey(hashes[i])); other_image.empty() && it != seen.end()) {
-        other_image = t.ids[it->second];
+      if (const auto match = near.Nearest(signatures[i]); pair.empty() && match.id >= 0) {
+        pair = absl::StrCat(t.ids[i], " ~ ", t.ids[match.id], " (distance ", match.distance, ")");
       }
-      if (!other_image.empty()) {
-        shared_images.push_back(absl::StrCat(t.ids[i], " = ", other_image));
+      if (!pair.empty()) {
+        shared_images.push_back(pair);
         hit = true;
       }
       if (hit) overlapping.insert(i);
     }
+    t.overlap_pairs = shared_images;
     if (!overlapping.empty()) {
       std::vector<std::string> some_patients(shared_patients.begin(), shared_patients.end());
       if (some_patients.size() > 5) some_patients.resize(5);
@@ -396,7 +395,8 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
       t.overlap = absl::StrCat(overlapping.size(), " test images overlap train/val: ", shared_patients.size(),
                                " shared patients", some_patients.empty() ? "" : " (" + absl::StrJoin(some_patients, ", ") +
                                                                                 (shared_patients.size() > 5 ? ", ..." : "") + ")",
-                               ", ", shared_images.size(), " duplicate images",
+                               ", ", shared_images.size(), " duplicate images (near-duplicate distance <= ",
+                               max_distance, ")",
                                some_images.empty() ? "" : " (" + absl::StrJoin(some_images, "; ") +
                                                               (shared_images.size() > 5 ? "; ..." : "") + ")");
       if (d.drop_overlap()) {

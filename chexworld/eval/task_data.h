@@ -9,9 +9,10 @@
 // (chexworld/data/label_space.h), and the classes are those both sides know.
 //
 // Leakage guard: for stored and external test sets, patients and images
-// (equal stored pixels or an equal 256-bit difference hash) found in both
-// train/val and test fail the load naming them, unless allow_overlap (kept,
-// reported) or drop_overlap (those test images left out, reported).
+// (equal stored pixels, or near-duplicates by gradient signature, see
+// near_duplicates.h) found in both train/val and test fail the load naming
+// each pair, unless allow_overlap (kept, reported) or drop_overlap (those
+// test images left out, reported).
 #ifndef CHEXWORLD_EVAL_TASK_DATA_H_
 #define CHEXWORLD_EVAL_TASK_DATA_H_
 
@@ -38,6 +39,7 @@ struct TaskData {
   bool patient_level = false;    // splits keep each patient's images together
   bool external_test = false;    // test images come from test_dataset
   std::string overlap;           // what the leakage guard found ("" = nothing)
+  std::vector<std::string> overlap_pairs;  // every duplicate pair it found, with its distance
   std::string description;       // for reports
 };
 
@@ -45,10 +47,6 @@ struct TaskData {
 // EvalData field.
 absl::StatusOr<TaskData> LoadTaskData(const EvalData& data, int image_size, bool with_masks = false);
 
-// The 256-bit difference hash of an image (a 16 x 17 downsample, each pixel
-// against its right neighbour): equal for the same image re-encoded or
-// resized, different for distinct radiographs.
-std::vector<uint64_t> DifferenceHash(const GrayImage& image);
 
 }  // namespace chexworld
 
