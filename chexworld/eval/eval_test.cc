@@ -110,6 +110,36 @@ TEST(TaskDataTest, ImageSplitsFractionsShotsAndBinaryGroups) {
   EXPECT_THAT(std::string(LoadTaskData(d, 16).status().message()), ::testing::HasSubstr("'nope' is not a label"));
 }
 
+// kermany4's layout: 4 classes, one label each. A multi-class task over 3 of
+// them keeps the images of those 3 and says how many it left out.
+TEST(TaskDataTest, AMultiClassTaskOverSelectedClassesKeepsTheirImages) {
+  std::vector<Image> images;
+  for (int i = 0; i < 48; ++i) {
+    std::vector<float> one_hot(4, 0.f);
+    one_hot[i % 4] = 1.f;
+    images.push_back({"", "", one_hot});
+  }
+  EvalData d = Write("four", {"Normal", "Bacterial", "Viral", "COVID"}, images);
+  d.set_task("multiclass");
+  for (const char* c : {"Normal", "Bacterial", "Viral"}) d.add_classes(c);
+  auto t = LoadTaskData(d, 16);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->multiclass);
+  EXPECT_EQ(t->c, 3);
+  EXPECT_EQ(t->train.size() + t->val.size() + t->test.size(), 36u);
+  for (const auto* part : {&t->train, &t->val, &t->test}) {
+    for (int64_t i : *part) EXPECT_NE(i % 4, 3) << "a COVID image in a split";
+  }
+  EXPECT_THAT(t->description, ::testing::HasSubstr("12 images of none of the selected classes (Normal, Bacterial, Viral) left out"));
+  // Two labels on one image still fail, saying how many rows.
+  images[0].labels = {1.f, 1.f, 0.f, 0.f};
+  EvalData two = Write("two_labels", {"Normal", "Bacterial", "Viral", "COVID"}, images);
+  two.set_task("multiclass");
+  for (const char* c : {"Normal", "Bacterial", "Viral"}) two.add_classes(c);
+  EXPECT_THAT(std::string(LoadTaskData(two, 16).status().message()),
+              ::testing::HasSubstr("1 rows do not have exactly one label of Normal, Bacterial, Viral"));
+}
+
 TEST(TaskDataTest, DuplicateImagesStayInOneSplit) {
   // 30 distinct images and 10 copies of one image: the copies never straddle splits.
   std::vector<Image> images;

@@ -14,6 +14,7 @@
 #include "chexworld/data/dataset.h"
 #include "chexworld/data/label_space.h"
 #include "chexworld/data/resize.h"
+#include "chexworld/eval/leakage.h"
 #include "chexworld/eval/near_duplicates.h"
 
 namespace chexworld {
@@ -201,6 +202,7 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
 
   // ---- targets
   const std::string task = d.task().empty() ? "auto" : d.task();
+  std::set<int64_t> other_classes;  // images of none of the selected classes (multiclass)
   auto row = [&](int64_t i) -> const std::vector<float>& { return i < n1 ? primary.labels[i] : other.labels[i - n1]; };
   auto names_of = [&](int64_t i) -> const std::vector<std::string>& {
     return i < n1 ? primary.label_names : other.label_names;
@@ -236,19 +238,31 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
     t.c = static_cast<int64_t>(classes.size());
     t.class_names = classes;
     bool one_hot = true;
+    // A multi-class task over selected classes keeps only their images.
+    const bool select = task == "multiclass" && d.classes_size() > 0;
+    int64_t not_one_hot = 0;
     for (int64_t i = 0; i < t.n; ++i) {
       int ones = 0;
+      bool known = true;
       for (const auto& c : classes) {
         const int col = Column(names_of(i), c);
         const float v = col < 0 ? std::nanf("") : row(i)[col];
         ones += v > 0.5f;
-        one_hot &= !std::isnan(v);
+        known &= !std::isnan(v);
         t.targets.push_back(v);
       }
-      one_hot &= ones == 1;
+      if (select && known && ones == 0) {
+        other_classes.insert(i);
+        continue;
+      }
+      const bool row_one_hot = known && ones == 1;
+      not_one_hot += !row_one_hot;
+      one_hot &= row_one_hot;
     }
     if (task == "multiclass" && !one_hot) {
-      return absl::InvalidArgumentError("EvalData.task = multiclass but some rows do not have exactly one label");
+      return absl::InvalidArgumentError(absl::StrCat("EvalData.task = multiclass but ", not_one_hot,
+                                                     " rows do not have exactly one label of ",
+                                                     absl::StrJoin(classes, ", ")));
     }
     t.multiclass = task == "multiclass" || (task == "auto" && one_hot);
   }
@@ -350,72 +364,21 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
   if (external) {
     for (int64_t i = n1; i < t.n; ++i) t.test.push_back(i);
   }
+  if (!other_classes.empty()) {
+    for (auto* part : {&train, &t.val, &t.test}) {
+      part->erase(std::remove_if(part->begin(), part->end(), [&](int64_t i) { return other_classes.count(i) > 0; }),
+                  part->end());
+    }
+    notes.push_back(absl::StrCat(other_classes.size(), " images of none of the selected classes (",
+                                 absl::StrJoin(classes, ", "), ") left out"));
+  }
 
   // ---- leakage guard (by construction for random splits of one dataset)
   if (split == "stored" || external) {
-    std::map<std::string, int64_t> seen;  // key -> a train/val image
-    NearDuplicateIndex near(max_distance);
-    for (const auto* part : {&train, &t.val}) {
-      for (int64_t i : *part) {
-        if (!patients[i].empty()) seen.emplace("p:" + patients[i], i);
-        if (i < n1) seen.emplace(absl::StrCat("c:", primary.crcs[i]), i);
-        near.Add(i, signatures[i]);
-      }
-    }
-    std::set<std::string> shared_patients;
-    std::vector<std::string> shared_images;
-    std::set<int64_t> overlapping;
-    for (int64_t i : t.test) {
-      bool hit = false;
-      if (!patients[i].empty() && seen.count("p:" + patients[i])) {
-        shared_patients.insert(patients[i]);
-        hit = true;
-      }
-      std::string pair;
-      if (i < n1) {
-        if (auto it = seen.find(absl::StrCat("c:", primary.crcs[i])); it != seen.end()) {
-          pair = absl::StrCat(t.ids[i], " = ", t.ids[it->second], " (equal pixels)");
-        }
-      }
-      if (const auto match = near.Nearest(signatures[i]); pair.empty() && match.id >= 0) {
-        pair = absl::StrCat(t.ids[i], " ~ ", t.ids[match.id], " (distance ", match.distance, ")");
-      }
-      if (!pair.empty()) {
-        shared_images.push_back(pair);
-        hit = true;
-      }
-      if (hit) overlapping.insert(i);
-    }
-    t.overlap_pairs = shared_images;
-    if (!overlapping.empty()) {
-      std::vector<std::string> some_patients(shared_patients.begin(), shared_patients.end());
-      if (some_patients.size() > 5) some_patients.resize(5);
-      std::vector<std::string> some_images = shared_images;
-      if (some_images.size() > 5) some_images.resize(5);
-      t.overlap = absl::StrCat(overlapping.size(), " test images overlap train/val: ", shared_patients.size(),
-                               " shared patients", some_patients.empty() ? "" : " (" + absl::StrJoin(some_patients, ", ") +
-                                                                                (shared_patients.size() > 5 ? ", ..." : "") + ")",
-                               ", ", shared_images.size(), " duplicate images (near-duplicate distance <= ",
-                               max_distance, ")",
-                               some_images.empty() ? "" : " (" + absl::StrJoin(some_images, "; ") +
-                                                              (shared_images.size() > 5 ? "; ..." : "") + ")");
-      if (d.drop_overlap()) {
-        std::vector<int64_t> kept;
-        for (int64_t i : t.test) {
-          if (!overlapping.count(i)) kept.push_back(i);
-        }
-        t.test = kept;
-        absl::StrAppend(&t.overlap, "; dropped from the test set (drop_overlap)");
-      } else if (d.allow_overlap()) {
-        absl::StrAppend(&t.overlap, "; kept (allow_overlap)");
-      } else {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "EvalData: leakage between train/val and test: ", t.overlap,
-            ". Set allow_overlap: true to evaluate anyway, or drop_overlap: true to leave those test images out"));
-      }
-      notes.push_back(t.overlap);
-    }
-    if (t.test.empty()) return absl::InvalidArgumentError("EvalData: no test images are left");
+    std::vector<std::string> crcs;  // equal-pixel keys; "" for the test dataset's images
+    for (int64_t i = 0; i < t.n; ++i) crcs.push_back(i < n1 ? absl::StrCat(primary.crcs[i]) : "");
+    RETURN_IF_ERROR(GuardLeakage(d, train, patients, crcs, signatures, max_distance, &t));
+    if (!t.overlap.empty()) notes.push_back(t.overlap);
   }
 
   // ---- label fraction / k-shot subset of train
