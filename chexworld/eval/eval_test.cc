@@ -208,6 +208,11 @@ TEST(TaskDataTest, TheLeakageGuardCatchesReencodedCopiesFromAnotherRelease) {
   const std::string message(refused.status().message());
   EXPECT_THAT(message, ::testing::HasSubstr("10 test images overlap train/val"));
   EXPECT_THAT(message, ::testing::HasSubstr("other_release_0 ~ shards:train_release_0 (distance "));
+  d.set_duplicate_max_distance(-1);  // matching off: only equal pixels count
+  auto off = LoadTaskData(d, 64);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->test.size(), 40u);
+  d.set_duplicate_max_distance(0);  // the default
   d.set_drop_overlap(true);
   auto kept = LoadTaskData(d, 64);
   ASSERT_TRUE(kept.ok()) << kept.status();

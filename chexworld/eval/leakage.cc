@@ -60,7 +60,9 @@ absl::Status GuardLeakage(const EvalData& d, const std::vector<int64_t>& train, 
     t->overlap = absl::StrCat(
         overlapping.size(), " test images overlap train/val: ", shared_patients.size(), " shared patients",
         patient_list.empty() ? "" : " (" + FirstFew(patient_list, 5, ", ") + ")", ", ", pairs.size(),
-        " duplicate images (near-duplicate distance <= ", max_distance, ")",
+        " duplicate images (",
+        max_distance < 0 ? "equal pixels; near-duplicate matching off" : absl::StrCat("near-duplicate distance <= ", max_distance),
+        ")",
         pairs.empty() ? "" : " (" + FirstFew(pairs, 5, "; ") + ")");
     if (d.drop_overlap()) {
       std::vector<int64_t> kept;

@@ -62,6 +62,7 @@ int SignatureDistance(const ImageSignature& a, const ImageSignature& b, int stop
 
 NearDuplicateIndex::Match NearDuplicateIndex::Nearest(const ImageSignature& s, int64_t skip) const {
   Match best;
+  if (max_distance_ < 0) return best;
   for (const auto& [id, other] : entries_) {
     if (id == skip) continue;
     const int bound = best.id < 0 ? max_distance_ : best.distance - 1;

@@ -57,7 +57,8 @@ bool SameRadiograph(const ImageSignature& a, const ImageSignature& b, int max_di
 // so every word samples the whole image).
 class NearDuplicateIndex {
  public:
-  explicit NearDuplicateIndex(int max_distance) : max_distance_(max_distance < 0 ? 0 : max_distance) {}
+  // max_distance < 0: matching off (Nearest finds nothing).
+  explicit NearDuplicateIndex(int max_distance) : max_distance_(max_distance) {}
   void Add(int64_t id, const ImageSignature& s) { entries_.emplace_back(id, s); }
   struct Match {
     int64_t id = -1;  // -1: none within max_distance

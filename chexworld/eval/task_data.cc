@@ -295,9 +295,7 @@ absl::StatusOr<TaskData> LoadTaskData(const EvalData& d, int image_size, bool wi
   patients.insert(patients.end(), other.patients.begin(), other.patients.end());
   std::vector<ImageSignature> signatures;
   for (const auto& im : t.images) signatures.push_back(SignatureOf(im));
-  const int max_distance = d.duplicate_max_distance() < 0    ? 0
-                           : d.duplicate_max_distance() == 0 ? kDefaultNearDuplicateDistance
-                                                             : d.duplicate_max_distance();
+  const int max_distance = d.duplicate_max_distance() == 0 ? kDefaultNearDuplicateDistance : d.duplicate_max_distance();
   Groups groups(t.n);
   {
     // Patients, equal pixels and near-duplicate images travel together.
