@@ -4,11 +4,11 @@
 #  - --resume with no --config takes the run's own config.textproto;
 #  - a resume of a finished run says so and changes nothing;
 #  - cross-field rules (a warmup as long as the run, I-JEPA with an action
-#    network) fail with status 2 before a run folder exists, for a run and
-#    for --print_resolved alike;
+#    network) fail with status 2 before a run folder exists, for a run, a
+#    sweep and --print_resolved alike;
 #  - a misspelled field names file:line:column and the closest field.
 set -euo pipefail
-run="$1"; config="$2"
+run="$1"; config="$2"; sweep="$3"; sweep_config="$4"
 source "$(dirname "$0")/test_lib.sh"
 work="${TEST_TMPDIR:-$(mktemp -d)}"
 export GLOG_minloglevel=0
@@ -44,7 +44,10 @@ bad() {
 }
 bad "warmup_epochs = 1: must be shorter than the 1 training epochs" --set=trainer.epochs=1
 bad "set model.predictor.options.disable_action=true" --set=objective.name=ijepa
-echo "ok: cross-field rules refuse with status 2 before a run folder exists"
+expect_status 2 "$sweep" --sweep="$sweep_config" --sweep_dir="$work/bad_sweep" --set=trainer.epochs=1 > "$work/bad.log" 2>&1
+grep -q "warmup_epochs = 1: must be shorter" "$work/bad.log" || { cat "$work/bad.log"; fail "the sweep accepted a 1-epoch warmup"; }
+[ ! -e "$work/bad_sweep" ] || fail "a sweep folder was made for a bad config"
+echo "ok: cross-field rules refuse with status 2 before a run or sweep folder exists"
 
 sed 's/patch_size: 8/pach_size: 8/' "$config" > "$work/typo.textproto"
 expect_status 2 "$run" --config="$work/typo.textproto" --print_resolved > "$work/typo.log" 2>&1
