@@ -256,6 +256,7 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
   f.steps = s.steps;
   f.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
   f.images_per_s = s.done_this_run * s.batch_size / std::max(f.elapsed_s, 1e-9);
+  f.tflops = s.model_flops * c_.communicator->world_size() / std::max(f.elapsed_s, 1e-9) / 1e12;
   s.log->Add(f, out, grad_norm);
   RETURN_IF_ERROR(s.profiler->After(it));
   if (PreemptionWatch::Requested()) {
@@ -268,7 +269,9 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
 
 absl::Status Pretrainer::ReadStatistics(LoopState& s) {
   bool stop = false;
-  ASSIGN_OR_RETURN(std::vector<StepRow> rows, s.log->Drain(*c_.communicator, s.stop_requested, &stop));
+  const int64_t in_use = device_.is_cuda() ? CudaMemoryInUse() : -1;
+  ASSIGN_OR_RETURN(std::vector<StepRow> rows,
+                   s.log->Drain(*c_.communicator, s.stop_requested, &stop, in_use < 0 ? -1 : in_use / 1073741824.0));
   if (stop) s.stop_agreed = true;
   const TrainerConfig& tc = config_.trainer();
   for (const StepRow& r : rows) {
@@ -309,7 +312,7 @@ absl::Status Pretrainer::ReadStatistics(LoopState& s) {
   s.summary.images_per_second = s.done_this_run * s.batch_size / std::max(elapsed, 1e-9);
   s.summary.model_flops_per_image = s.model_flops / std::max<double>(1, s.done_this_run * s.batch_size);
   s.summary.achieved_tflops = s.model_flops * c_.communicator->world_size() / std::max(elapsed, 1e-9) / 1e12;
-  if (device_.is_cuda()) s.summary.peak_device_bytes = std::max(s.summary.peak_device_bytes, CudaMemoryInUse());
+  if (device_.is_cuda()) s.summary.peak_device_bytes = std::max(s.summary.peak_device_bytes, in_use);
   if (s.iteration % s.log_every == 0 || s.iteration == s.total) {
     s.log->Flush();
     if (rows.empty()) return absl::OkStatus();

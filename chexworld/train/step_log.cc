@@ -76,7 +76,8 @@ void StepLog::Add(const StepFacts& facts, const ObjectiveOutput& out, const torc
   facts_.push_back(facts);
 }
 
-absl::StatusOr<std::vector<StepRow>> StepLog::Drain(Communicator& communicator, bool stop_requested, bool* stop) {
+absl::StatusOr<std::vector<StepRow>> StepLog::Drain(Communicator& communicator, bool stop_requested, bool* stop,
+                                                    double cuda_memory_gib) {
   torch::NoGradGuard no_grad;
   *stop = stop_requested;
   std::vector<StepRow> rows;
@@ -105,6 +106,7 @@ absl::StatusOr<std::vector<StepRow>> StepLog::Drain(Communicator& communicator, 
     row.pred_std = x[width - 3];
     row.target_std = x[width - 2];
     row.grad_norm = x[width - 1];
+    row.cuda_memory_gib = cuda_memory_gib;
     rows.push_back(std::move(row));
   }
   facts_.clear();
@@ -119,14 +121,16 @@ absl::Status StepLog::WriteRows(const std::vector<StepRow>& rows) {
     if (!header_written_) {
       metrics_ << "iteration,epoch,step,loss";
       for (const auto& k : term_names_) metrics_ << "," << k;
-      metrics_ << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s,elapsed_s,data_wait_s\n";
+      metrics_ << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s,elapsed_s,data_wait_s,tflops,"
+                  "cuda_memory_gib\n";
       header_written_ = true;
     }
     std::ostringstream row;
     row << f.iteration << "," << f.epoch << "," << f.steps << "," << r.loss;
     for (const auto& k : term_names_) row << "," << r.terms.at(k);
     row << "," << f.lr << "," << f.weight_decay << "," << f.ema << "," << r.grad_norm << "," << r.pred_std << ","
-        << r.target_std << "," << f.images_per_s << "," << f.elapsed_s << "," << f.data_wait_s << "\n";
+        << r.target_std << "," << f.images_per_s << "," << f.elapsed_s << "," << f.data_wait_s << "," << f.tflops << ","
+        << r.cuda_memory_gib << "\n";
     const std::string text = row.str();
     const size_t half = text.size() / 2;
     metrics_ << text.substr(0, half);
@@ -138,7 +142,8 @@ absl::Status StepLog::WriteRows(const std::vector<StepRow>& rows) {
     std::map<std::string, double> scalars = {
         {"loss/total", r.loss},          {"schedule/lr", f.lr},           {"schedule/weight_decay", f.weight_decay},
         {"monitor/pred_std", r.pred_std}, {"monitor/target_std", r.target_std},
-        {"speed/images_per_s", f.images_per_s}, {"speed/data_wait_s", f.data_wait_s}};
+        {"speed/images_per_s", f.images_per_s}, {"speed/data_wait_s", f.data_wait_s}, {"speed/tflops", f.tflops}};
+    if (r.cuda_memory_gib >= 0) scalars["memory/cuda_gib"] = r.cuda_memory_gib;
     for (const auto& [k, v] : r.terms) scalars["loss/" + k] = v;
     if (!std::isnan(f.ema)) scalars["schedule/ema"] = f.ema;
     if (!std::isnan(r.grad_norm)) scalars["monitor/grad_norm"] = r.grad_norm;

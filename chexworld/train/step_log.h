@@ -40,6 +40,7 @@ struct StepFacts {
   double lr = 0, weight_decay = 0;
   double ema = std::nan("");  // momentum, on micro-batches that stepped
   double images_per_s = 0, elapsed_s = 0, data_wait_s = 0;
+  double tflops = 0;  // model FLOPs per second so far in this process (METHOD 9.1), all ranks, /1e12
 };
 
 // One drained row: the facts and the device statistics, read.
@@ -49,6 +50,7 @@ struct StepRow {
   std::map<std::string, double> terms;
   double pred_std = 0, target_std = 0;
   double grad_norm = std::nan("");  // micro-batches that stepped
+  double cuda_memory_gib = -1;      // in use when the row was read (-1: not CUDA)
 };
 
 class StepLog {
@@ -70,7 +72,9 @@ class StepLog {
   // Reads the pending rows (averaged over the communicator's ranks), writes
   // them, and returns them. `*stop` becomes true when any rank's
   // `stop_requested` was set (every rank learns the same answer).
-  absl::StatusOr<std::vector<StepRow>> Drain(Communicator& communicator, bool stop_requested, bool* stop);
+  // `cuda_memory_gib` goes into every row read now (-1 on CPU).
+  absl::StatusOr<std::vector<StepRow>> Drain(Communicator& communicator, bool stop_requested, bool* stop,
+                                             double cuda_memory_gib = -1);
   // Makes what was written durable enough to read (flushes both files).
   void Flush();
 
