@@ -10,8 +10,6 @@
 //   bazel run //benchmarks:step_phases_bench -- --device=cuda --preset=base --image_size=224 \
 //       --batch=128 --bf16
 //   bazel run //benchmarks:step_phases_bench -- --preset=tiny --image_size=64 --batch=16 --threads=2
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +30,7 @@
 #include "chexworld/train/autocast.h"
 #include "chexworld/train/flops.h"
 #include "chexworld/train/param_groups.h"
+#include "chexworld/train/runtime.h"
 #include "chexworld/train/schedules.h"
 
 DEFINE_string(device, "cpu", "torch device: cpu, cuda, cuda:1");
@@ -52,15 +51,6 @@ using Clock = std::chrono::steady_clock;
 
 void Sync(const torch::Device& d) {
   if (d.is_cuda()) torch::cuda::synchronize();
-}
-
-// Device memory in use (cudaMemGetInfo through the loaded CUDA runtime), or -1.
-double CudaGiBInUse() {
-  using MemGetInfo = int (*)(size_t*, size_t*);
-  static MemGetInfo fn = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
-  size_t free_bytes = 0, total_bytes = 0;
-  if (fn == nullptr || fn(&free_bytes, &total_bytes) != 0) return -1;
-  return (total_bytes - free_bytes) / 1073741824.0;
 }
 
 WorldModelBatch SyntheticBatch(int64_t b, int64_t size, int64_t grid, const torch::Device& device) {
@@ -159,7 +149,8 @@ int Main() {
     for (const auto& [name, run] : phases) run();
     Sync(device);
     if (timed) ms["step"].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    peak_gib = std::max(peak_gib, CudaGiBInUse());
+    const int64_t in_use = CudaMemoryInUse();
+    if (in_use >= 0) peak_gib = std::max(peak_gib, in_use / 1073741824.0);
   }
   std::printf("device %s, vit_%s/%d, batch %d, predictor %dx%d, %s, Ke %ld, Kp %ld; median of %d steps\n",
               device.str().c_str(), FLAGS_preset.c_str(), FLAGS_image_size, FLAGS_batch, FLAGS_predictor_dim,

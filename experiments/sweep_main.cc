@@ -35,8 +35,6 @@ DEFINE_string(sweep_dir, "", "sweep folder (default runs/<sweep name>/<timestamp
 
 namespace {
 
-bool Exists(const std::string& p) { return chexworld::PathExists(p); }
-
 // "key: value" lines of a summary or metrics file.
 std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
   std::map<std::string, std::string> out;
@@ -99,7 +97,7 @@ int main(int argc, char** argv) {
     const auto& v = sweep.variants(i);
     const std::string run_dir = dir + "/" + v.name();
     if (!chexworld::RunIsFinished(configs[i], run_dir)) {
-      const bool resume = Exists(run_dir + "/checkpoints");
+      const bool resume = chexworld::PathExists(run_dir + "/checkpoints");
       LOG(INFO) << "=== variant " << v.name() << " (" << i + 1 << "/" << sweep.variants_size() << ")"
                 << (resume ? ", resuming" : "") << ": " << absl::StrJoin(v.set(), " ");
       chexworld::MakeDirectories(run_dir).IgnoreError();

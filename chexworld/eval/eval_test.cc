@@ -27,6 +27,14 @@ struct Image {
   float shade = -1;  // pixel value; -1 = distinct per image
 };
 
+// EvalData over the shard set in `dir`.
+EvalData DataOf(const std::string& dir) {
+  EvalData d;
+  EXPECT_TRUE(ParseTextProto("dataset { name: \"shards\" options { [type.googleapis.com/chexworld.ShardsOptions] { manifest: \"" +
+                                 dir + "/manifest.textproto\" } } }", "d", &d).ok());
+  return d;
+}
+
 // A shard set of 16x16 images with the given labels, patients and splits.
 EvalData Write(const std::string& name, const std::vector<std::string>& label_names, const std::vector<Image>& images,
                const std::vector<std::string>& mask_names = {}) {
@@ -50,10 +58,7 @@ EvalData Write(const std::string& name, const std::vector<std::string>& label_na
     EXPECT_TRUE(w.Add(r).ok());
   }
   EXPECT_TRUE(w.Finish().ok());
-  EvalData d;
-  EXPECT_TRUE(ParseTextProto("dataset { name: \"shards\" options { [type.googleapis.com/chexworld.ShardsOptions] { manifest: \"" +
-                                 dir + "/manifest.textproto\" } } }", "d", &d).ok());
-  return d;
+  return DataOf(dir);
 }
 
 ComponentSpec DatasetOf(const EvalData& d) { return d.dataset(); }
@@ -173,10 +178,7 @@ EvalData WriteImages(const std::string& name, const std::vector<GrayImage>& imag
     EXPECT_TRUE(w.Add(r).ok());
   }
   EXPECT_TRUE(w.Finish().ok());
-  EvalData d;
-  EXPECT_TRUE(ParseTextProto("dataset { name: \"shards\" options { [type.googleapis.com/chexworld.ShardsOptions] { manifest: \"" +
-                                 dir + "/manifest.textproto\" } } }", "d", &d).ok());
-  return d;
+  return DataOf(dir);
 }
 
 // Another release re-publishes 10 training radiographs, re-encoded, resized

@@ -28,8 +28,6 @@
 namespace chexworld {
 namespace {
 
-bool Exists(const std::string& p) { return PathExists(p); }
-
 std::vector<std::string> List(const std::string& dir) {
   std::vector<std::string> out;
   if (DIR* d = opendir(dir.c_str())) {
@@ -308,7 +306,7 @@ absl::Status WriteSweepReport(const std::string& sweep_dir, const std::vector<st
   }
   absl::StrAppend(&md, "## Variant reports\n\n");
   for (const auto& v : variants) {
-    if (Exists(sweep_dir + "/" + v + "/report.html")) absl::StrAppend(&md, "- `", v, "/report.html`\n");
+    if (PathExists(sweep_dir + "/" + v + "/report.html")) absl::StrAppend(&md, "- `", v, "/report.html`\n");
   }
   return WritePair(sweep_dir, "chexworld sweep " + sweep_dir, md);
 }

@@ -1,6 +1,5 @@
 #include "chexworld/train/pretrainer.h"
 
-#include <dlfcn.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "chexworld/models/ema.h"
 #include "chexworld/train/flops.h"
 #include "chexworld/train/preemption.h"
+#include "chexworld/train/runtime.h"
 #include "chexworld/train/sharded_step.h"
 #include "chexworld/train/step_log.h"
 #include "chexworld/train/step_profiler.h"
@@ -84,17 +84,6 @@ torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_
 std::string FormatDuration(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds);
   return absl::StrFormat("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
-}
-
-// Memory in use on the current CUDA device (cudaMemGetInfo, as nvidia-smi
-// counts it: the caching allocator's reserve included), or -1 when the CUDA
-// runtime is not loaded. Looked up at run time: CPU builds need no CUDA.
-int64_t CudaMemoryInUse() {
-  using MemGetInfo = int (*)(size_t*, size_t*);
-  static MemGetInfo fn = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
-  size_t free_bytes = 0, total_bytes = 0;
-  if (fn == nullptr || fn(&free_bytes, &total_bytes) != 0) return -1;
-  return static_cast<int64_t>(total_bytes - free_bytes);
 }
 
 double PeakHostRssMiB() {
