@@ -15,7 +15,6 @@
 #include "chexworld/core/config.h"
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
-#include "chexworld/data/decode.h"
 #include "chexworld/data/loader.h"
 #include "chexworld/eval/analyses/analyses.h"
 #include "chexworld/models/checkpoint/state_dict.h"
@@ -75,11 +74,19 @@ absl::Status Analyze(const std::string& run_dir, const std::vector<std::string>&
                                       " held-out batches of ", lo.batch_size, "\n\n", ToMarkdown(sums));
   std::cout << md;
   RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/analyses.md", md));
-  const char* files[3] = {"analysis_local_retrieval.png", "analysis_global_offset.png", "analysis_domain_action.png"};
-  const char* metric[3] = {"retrieval_top1", "mse", "mse"};
+  struct Chart {
+    const char* file;
+    const char* metric;
+    const char* title;
+    const char* ylabel;
+  };
+  const Chart charts[3] = {
+      {"analysis_local_retrieval.svg", "retrieval_top1", "Local structure: masked-patch retrieval", "top-1 retrieval accuracy"},
+      {"analysis_global_offset.svg", "mse", "Global layout: cross-crop prediction", "MSE to target tokens (lower = better)"},
+      {"analysis_domain_action.svg", "mse", "Domain variation: action conditioning", "MSE to clean-view tokens (lower = better)"}};
   for (int k = 0; k < 3 && k < static_cast<int>(sums.size()); ++k) {
-    ASSIGN_OR_RETURN(std::string png, EncodePngRgb(BarChart(sums[k], metric[k], 240, 160), 160, 240));
-    RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/" + files[k], png));
+    RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/" + charts[k].file,
+                                        AnalysisFigure(sums[k], charts[k].metric, charts[k].title, charts[k].ylabel)));
   }
   return absl::OkStatus();
 }

@@ -90,8 +90,8 @@ torch::Tensor EncodeImages(Encoder& encoder, const std::vector<GrayImage>& image
 
 // Test-set scores (N_test * C probabilities) of each encoder, evaluated with
 // bootstrap intervals and paired tests against the first; writes
-// <run_dir>/eval/<name>.json, .md and a ROC plot PNG. With `shifts`, also the
-// appearance-shift matrix (shift_report.h) and <name>_shifts.png.
+// <run_dir>/eval/<name>.json, .md, <name>_roc.svg and, with `shifts`,
+// <name>_shifts.svg (classification_report.h).
 absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& context, const TaskData& data,
                                   const std::vector<std::string>& encoder_names,
                                   const std::vector<std::vector<double>>& test_scores, int bootstrap,

@@ -23,7 +23,7 @@
 #include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/decode.h"
-#include "chexworld/eval/plot.h"
+#include "chexworld/eval/figure.h"
 
 namespace chexworld {
 namespace {
@@ -45,7 +45,7 @@ std::string Escape(absl::string_view s) {
   return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
-// Inline markup: `code` and ![alt](file.png).
+// Inline markup: `code` and ![alt](file.png or file.svg).
 std::string Inline(absl::string_view text, const std::string& base_dir) {
   std::string out;
   size_t i = 0;
@@ -56,7 +56,10 @@ std::string Inline(absl::string_view text, const std::string& base_dir) {
       if (end != absl::string_view::npos) {
         const std::string alt(text.substr(i + 2, close - i - 2)), file(text.substr(close + 2, end - close - 2));
         auto bytes = ReadFile(base_dir + "/" + file);
-        if (bytes.ok()) {
+        if (bytes.ok() && absl::EndsWith(file, ".svg")) {
+          // Inline, so its text is the page's text (searchable, selectable).
+          absl::StrAppend(&out, "<figure class=\"chart\" aria-label=\"", Escape(alt), "\">", *bytes, "</figure>");
+        } else if (bytes.ok()) {
           absl::StrAppend(&out, "<img alt=\"", Escape(alt), "\" src=\"data:image/png;base64,", absl::Base64Escape(*bytes),
                           "\">");
         } else {
@@ -100,22 +103,46 @@ std::vector<std::pair<std::string, std::string>> KeyValues(const std::string& te
   return out;
 }
 
-// The training loss (and its terms) against micro-batch, from metrics.csv.
-absl::StatusOr<std::string> LossCurve(const std::string& run_dir, std::string* legend) {
+// "loss_12" -> "loss_12 (view 1 → 2)": which view's context predicts which
+// view's targets (METHOD §5: the diagonal terms are local, the others global).
+std::string LossLabel(const std::string& column) {
+  if (column == "loss") return "loss (total)";
+  if (column.size() == 7 && absl::StartsWith(column, "loss_") && absl::ascii_isdigit(column[5]) &&
+      absl::ascii_isdigit(column[6])) {
+    return absl::StrCat(column, " (view ", column.substr(5, 1), " \xE2\x86\x92 ", column.substr(6, 1), ")");
+  }
+  return column;
+}
+
+// The training loss (and its terms) against micro-batch, from metrics.csv:
+// the terms in colour, the total in black on top of them.
+absl::StatusOr<std::string> LossCurve(const std::string& run_dir) {
   ASSIGN_OR_RETURN(std::string csv, ReadFile(run_dir + "/metrics.csv"));
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
   if (lines.size() < 3) return absl::NotFoundError("too few metrics rows");
   std::vector<std::string> header = absl::StrSplit(lines[0], ',');
+  Figure figure;
+  figure.title = "Training loss";
+  figure.panel_width = 620;
+  figure.panel_height = 260;
+  figure.caption = "Rows of metrics.csv; view i \xE2\x86\x92 j: view i's context predicts view j's target tokens.";
+  Axes& axes = figure.AddPanel("", "micro-batch", "loss (MSE of predicted target features)");
   std::vector<int> cols;
-  std::vector<std::string> names;
   for (size_t c = 0; c < header.size(); ++c) {
-    if (header[c] == "loss" || absl::StartsWith(header[c], "loss_")) {
+    if (header[c] != "loss" && absl::StartsWith(header[c], "loss_")) {
       cols.push_back(static_cast<int>(c));
-      names.push_back(header[c]);
+      axes.series.push_back(Series{LossLabel(header[c])});
+      axes.series.back().width = 1.2;
     }
   }
-  std::vector<std::vector<std::pair<double, double>>> series(cols.size());
-  double ymax = 0, xmax = 1;
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (header[c] == "loss") {
+      cols.push_back(static_cast<int>(c));
+      axes.series.push_back(Series{LossLabel(header[c])});
+      axes.series.back().black = true;
+      axes.series.back().width = 2.4;
+    }
+  }
   for (size_t r = 1; r < lines.size(); ++r) {
     std::vector<std::string> v = absl::StrSplit(lines[r], ',');
     double x = 0;
@@ -123,25 +150,12 @@ absl::StatusOr<std::string> LossCurve(const std::string& run_dir, std::string* l
     for (size_t k = 0; k < cols.size(); ++k) {
       double y = 0;
       if (absl::SimpleAtod(v[cols[k]], &y) && std::isfinite(y)) {
-        series[k].emplace_back(x, y);
-        ymax = std::max(ymax, y);
+        axes.series[k].x.push_back(x);
+        axes.series[k].y.push_back(y);
       }
     }
-    xmax = std::max(xmax, x);
   }
-  Canvas canvas(640, 280);
-  Panel p{40, 16, 584, 240, 0, xmax, 0, ymax > 0 ? ymax * 1.05 : 1};
-  p.Axes(canvas);
-  for (size_t k = 0; k < series.size(); ++k) {
-    for (size_t i = 1; i < series[k].size(); ++i) {
-      p.Line(canvas, series[k][i - 1].first, series[k][i - 1].second, series[k][i].first, series[k][i].second,
-             SeriesColor(static_cast<int>(k)));
-    }
-  }
-  std::vector<std::string> parts;
-  for (size_t k = 0; k < names.size(); ++k) parts.push_back(absl::StrCat(names[k], " ", SeriesColorName(static_cast<int>(k))));
-  *legend = absl::StrFormat("x: micro-batch 0 to %g; y: loss 0 to %.3g; %s", xmax, ymax * 1.05, absl::StrJoin(parts, ", "));
-  return EncodePngRgb(canvas.rgb(), canvas.height(), canvas.width());
+  return RenderSvg(figure);
 }
 
 absl::Status WritePair(const std::string& dir, const std::string& title, const std::string& md) {
@@ -228,20 +242,19 @@ std::string MarkdownToHtml(const std::string& markdown, const std::string& title
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>", Escape(title),
       "</title>\n<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
       "table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px}"
-      "th{background:#f2f2f2}pre{background:#f7f7f7;padding:1em;overflow:auto}img{max-width:100%;display:block;"
-      "margin:0.5em 0}</style>\n</head><body>\n",
+      "th{background:#f2f2f2}pre{background:#f7f7f7;padding:1em;overflow:auto}img,figure.chart svg{max-width:100%;height:auto;display:block;"
+      "margin:0.5em 0}figure.chart{margin:0}</style>\n</head><body>\n",
       body, "</body></html>\n");
 }
 
 absl::Status WriteRunReport(const std::string& run_dir) {
   std::string md = absl::StrCat("# Run report\n\nRun folder: `", run_dir, "`\n\n");
   if (auto summary = ReadFile(run_dir + "/summary.txt"); summary.ok()) {
-    absl::StrAppend(&md, "## Pretraining\n\n| | |\n|---|---|\n");
+    absl::StrAppend(&md, "## Pretraining\n\n| summary.txt field | value |\n|---|---|\n");
     for (const auto& [k, v] : KeyValues(*summary)) absl::StrAppend(&md, "| ", k, " | ", v, " |\n");
-    std::string legend;
-    if (auto png = LossCurve(run_dir, &legend); png.ok()) {
-      RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/training_loss.png", *png));
-      absl::StrAppend(&md, "\nTraining loss (", legend, "):\n\n![training loss](training_loss.png)\n\n");
+    if (auto svg = LossCurve(run_dir); svg.ok()) {
+      RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/training_loss.svg", *svg));
+      absl::StrAppend(&md, "\n![training loss](training_loss.svg)\n\n");
     }
   }
   const std::vector<std::string> eval_files = List(run_dir + "/eval");
@@ -254,16 +267,18 @@ absl::Status WriteRunReport(const std::string& run_dir) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(run_dir + "/eval/" + f));
     // One level down: the evaluation's own "###" headings become "###" under "## Evaluations".
     absl::StrAppend(&md, text, "\n");
-    for (const auto& png : eval_files) {
-      if (absl::StartsWith(png, stem + "_") && absl::EndsWith(png, ".png")) {
-        absl::StrAppend(&md, "![", png, "](eval/", png, ")\n\n");
+    for (const auto& figure : eval_files) {
+      if (absl::StartsWith(figure, stem + "_") && absl::EndsWith(figure, ".svg")) {
+        absl::StrAppend(&md, "![", figure, "](eval/", figure, ")\n\n");
       }
     }
   }
   if (auto analyses = ReadFile(run_dir + "/analyses.md"); analyses.ok()) {
     absl::StrAppend(&md, "## World-model analyses\n\n", *analyses, "\n");
-    for (const auto& png : List(run_dir)) {
-      if (absl::StartsWith(png, "analysis_") && absl::EndsWith(png, ".png")) absl::StrAppend(&md, "![", png, "](", png, ")\n\n");
+    for (const auto& figure : List(run_dir)) {
+      if (absl::StartsWith(figure, "analysis_") && absl::EndsWith(figure, ".svg")) {
+        absl::StrAppend(&md, "![", figure, "](", figure, ")\n\n");
+      }
     }
   }
   if (auto config = ReadFile(run_dir + "/config.textproto"); config.ok()) {

@@ -11,6 +11,7 @@
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/decode.h"
 #include "chexworld/eval/evaluator.h"
+#include "chexworld/eval/figure.h"
 #include "chexworld/models/heads/seg_decoder.h"
 
 namespace chexworld {
@@ -230,9 +231,12 @@ class Segmentation : public Evaluator {
     RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".md", md));
     if (shown > 0) {
       ASSIGN_OR_RETURN(std::string png, EncodePngRgb(rgb, size, size * shown));
-      RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + "_overlays.png", png));
-      absl::StrAppend(&md, "\nOverlays (", class_names[0], ", ", names[0], "): eval/", name,
-                      "_overlays.png — truth green, prediction red, both yellow.\n");
+      const int scale = std::max(1, 192 / size);  // small inputs shown enlarged
+      RETURN_IF_ERROR(WriteFileAtomically(
+          dir + "/" + name + "_overlays.svg",
+          RenderImageSvg(absl::StrCat("Test images: ", class_names[0], " masks, ", names[0]), png, size * shown * scale,
+                         size * scale, {{"truth", "#80ff80"}, {"prediction", "#ff8080"}, {"both", "#ffff80"}},
+                         absl::StrCat("The first ", shown, " test images at ", size, " px; prediction thresholded at 0.5."))));
     }
     report.markdown = md;
     return report;

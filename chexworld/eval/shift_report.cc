@@ -7,7 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "chexworld/eval/metrics.h"
-#include "chexworld/eval/plot.h"
+#include "chexworld/eval/figure.h"
 
 namespace chexworld {
 namespace {
@@ -21,11 +21,69 @@ std::string Cell(const Interval& i) { return absl::StrFormat("%.3f [%.3f, %.3f]"
 // The strength at which a kind leaves the image unchanged.
 double Identity(const std::string& kind) { return kind == "blur" || kind == "noise" ? 0.0 : 1.0; }
 
+// What a kind's strength is, for the x axis.
+std::string StrengthLabel(const std::string& kind) {
+  if (kind == "exposure") return "exposure factor (1 = unchanged)";
+  if (kind == "gamma") return "gamma (1 = unchanged)";
+  if (kind == "contrast") return "contrast factor (1 = unchanged)";
+  if (kind == "blur") return "Gaussian blur \xCF\x83 (px)";
+  if (kind == "noise") return "Gaussian noise \xCF\x83";
+  return kind + " strength";
+}
+
+struct Row {
+  std::string kind;
+  double strength;
+  std::vector<Interval> auroc;
+  std::vector<PairedComparison> paired;  // [e] vs encoder 0 (e > 0)
+};
+
+// One panel per shift kind: mean AUROC (95% interval) against strength, the
+// unshifted row at the kind's identity strength.
+std::string ShiftFigure(const std::vector<std::string>& names, const std::vector<Row>& rows) {
+  std::vector<std::string> kinds;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    if (std::find(kinds.begin(), kinds.end(), rows[r].kind) == kinds.end()) kinds.push_back(rows[r].kind);
+  }
+  double lo = 1.0;
+  for (const Row& r : rows)
+    for (const auto& a : r.auroc)
+      if (!std::isnan(a.low)) lo = std::min(lo, a.low);
+  Figure f;
+  f.title = "Test AUROC under appearance shifts of the test images";
+  f.columns = std::min<int>(static_cast<int>(kinds.size()), 3);
+  f.panel_width = 250;
+  f.panel_height = 200;
+  f.caption = "Error bars: 95% bootstrap intervals over test images; the point at the identity strength is the unshifted test set.";
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    Axes& a = f.AddPanel(kinds[k], StrengthLabel(kinds[k]), "mean AUROC");
+    a.ymin = std::max(0.0, std::floor(std::min(lo, 0.5) * 10) / 10), a.ymax = 1.0;
+    a.legend = k == 0 ? "lower left" : "none";
+    std::vector<std::pair<double, size_t>> points = {{Identity(kinds[k]), 0}};  // (strength, row)
+    for (size_t r = 1; r < rows.size(); ++r) {
+      if (rows[r].kind == kinds[k]) points.emplace_back(rows[r].strength, r);
+    }
+    std::sort(points.begin(), points.end());
+    for (size_t e = 0; e < names.size(); ++e) {
+      Series s{names[e]};
+      s.markers = true;
+      for (const auto& [strength, r] : points) {
+        s.x.push_back(strength);
+        s.y.push_back(rows[r].auroc[e].value);
+        s.y_low.push_back(rows[r].auroc[e].low);
+        s.y_high.push_back(rows[r].auroc[e].high);
+      }
+      a.series.push_back(std::move(s));
+    }
+  }
+  return RenderSvg(f);
+}
+
 }  // namespace
 
 ShiftMatrix MakeShiftMatrix(const TaskData& data, const std::vector<std::string>& names,
                             const std::vector<std::vector<double>>& unshifted, const ShiftScores& shifted,
-                            int resamples, const std::string& png_name) {
+                            int resamples) {
   const int64_t nt = static_cast<int64_t>(data.test.size()), c = data.c;
   std::vector<double> labels;
   for (int64_t i : data.test)
@@ -38,12 +96,6 @@ ShiftMatrix MakeShiftMatrix(const TaskData& data, const std::vector<std::string>
   const uint64_t seed = 12345;
   ShiftMatrix out;
   // Rows: no shift, then every level.
-  struct Row {
-    std::string kind;
-    double strength;
-    std::vector<Interval> auroc;
-    std::vector<PairedComparison> paired;  // [e] vs encoder 0 (e > 0)
-  };
   std::vector<Row> rows;
   auto make_row = [&](const std::string& kind, double strength, const std::vector<const std::vector<double>*>& s) {
     Row r{kind, strength, {}, {}};
@@ -107,49 +159,9 @@ ShiftMatrix MakeShiftMatrix(const TaskData& data, const std::vector<std::string>
   }
   out.json = absl::StrCat("[\n    ", absl::StrJoin(items, ",\n    "), "\n  ]");
 
-  // PNG: one panel per kind, AUROC against strength, the unshifted value at
-  // the kind's identity strength.
-  std::vector<std::string> kinds;
-  for (const auto& l : shifted.levels) {
-    if (std::find(kinds.begin(), kinds.end(), l.kind) == kinds.end()) kinds.push_back(l.kind);
-  }
-  double lo = 1.0;
-  for (const Row& r : rows)
-    for (const auto& a : r.auroc)
-      if (!std::isnan(a.value)) lo = std::min(lo, a.value);
-  const double ymin = std::max(0.0, std::floor(std::min(lo, 0.5) * 10) / 10), ymax = 1.0;
-  const int pw = 220, ph = 200, margin = 16;
-  out.png_width = static_cast<int>(kinds.size()) * (pw + margin) + margin;
-  out.png_height = ph + 2 * margin;
-  Canvas canvas(out.png_width, out.png_height);
-  for (size_t k = 0; k < kinds.size(); ++k) {
-    std::vector<std::pair<double, size_t>> points = {{Identity(kinds[k]), 0}};  // (strength, row)
-    for (size_t r = 1; r < rows.size(); ++r) {
-      if (rows[r].kind == kinds[k]) points.emplace_back(rows[r].strength, r);
-    }
-    std::sort(points.begin(), points.end());
-    Panel p{margin + static_cast<int>(k) * (pw + margin), margin, pw, ph, points.front().first, points.back().first, ymin, ymax};
-    for (double g = std::ceil(ymin * 10) / 10; g <= ymax + 1e-9; g += 0.1) p.HorizontalGrid(canvas, g);
-    p.Axes(canvas);
-    for (size_t e = 0; e < names.size(); ++e) {
-      for (size_t i = 0; i < points.size(); ++i) {
-        const double y = rows[points[i].second].auroc[e].value;
-        if (std::isnan(y)) continue;
-        p.Marker(canvas, points[i].first, y, SeriesColor(static_cast<int>(e)));
-        if (i > 0 && !std::isnan(rows[points[i - 1].second].auroc[e].value)) {
-          p.Line(canvas, points[i - 1].first, rows[points[i - 1].second].auroc[e].value, points[i].first, y,
-                 SeriesColor(static_cast<int>(e)));
-        }
-      }
-    }
-  }
-  out.png_rgb = canvas.rgb();
-  std::vector<std::string> legend;
-  for (size_t e = 0; e < names.size(); ++e) legend.push_back(absl::StrCat(names[e], " ", SeriesColorName(static_cast<int>(e))));
-  absl::StrAppend(&out.markdown, "\nAUROC against strength: ", png_name, ", panels left to right ",
-                  absl::StrJoin(kinds, ", "), "; x from the lowest to the highest strength (the unshifted image at the ",
-                  "kind's identity strength), y from ", absl::StrFormat("%.1f", ymin), " to 1.0 with a line every 0.1; ",
-                  absl::StrJoin(legend, ", "), ".\n");
+  out.svg = ShiftFigure(names, rows);
+  absl::StrAppend(&out.markdown, "\nFigure: mean AUROC against shift strength, one panel per kind; the unshifted ",
+                  "test set sits at the kind's identity strength; error bars: 95% bootstrap intervals over test images.\n");
   return out;
 }
 

@@ -1,7 +1,7 @@
 // The appearance-shift matrix of a classification evaluation: per encoder x
 // shift x strength, mean AUROC with its 95% bootstrap interval and the paired
-// difference against the first encoder, as markdown, JSON and a PNG of
-// AUROC against strength (one panel per shift kind). Torch-free.
+// difference against the first encoder, as markdown, JSON and an SVG figure
+// of AUROC against strength (one panel per shift kind). Torch-free.
 #ifndef CHEXWORLD_EVAL_SHIFT_REPORT_H_
 #define CHEXWORLD_EVAL_SHIFT_REPORT_H_
 
@@ -23,16 +23,14 @@ struct ShiftScores {
 struct ShiftMatrix {
   std::string markdown;
   std::string json;                        // a JSON array (the "shifts" member of the report)
-  std::vector<uint8_t> png_rgb;            // png_width x png_height RGB
-  int png_width = 0, png_height = 0;
+  std::string svg;                         // the figure (figure.h)
   std::map<std::string, double> summary;   // "<encoder>/auroc_<kind>_<strength>"
 };
 
-// `unshifted` are the test scores without shift ([encoder]); `png_name` is
-// the PNG's file name, named in the markdown.
+// `unshifted` are the test scores without shift ([encoder]).
 ShiftMatrix MakeShiftMatrix(const TaskData& data, const std::vector<std::string>& encoder_names,
                             const std::vector<std::vector<double>>& unshifted, const ShiftScores& shifted,
-                            int resamples, const std::string& png_name);
+                            int resamples);
 
 }  // namespace chexworld
 

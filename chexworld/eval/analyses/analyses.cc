@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "chexworld/data/transforms/dual_view.h"
+#include "chexworld/eval/figure.h"
 #include "chexworld/models/ema.h"
 
 namespace chexworld {
@@ -120,24 +121,25 @@ std::string ToMarkdown(const std::vector<AnalysisResult>& results) {
   return md;
 }
 
-std::vector<uint8_t> BarChart(const AnalysisResult& r, const std::string& metric, int w, int h) {
-  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3, 255);
-  std::vector<double> values;
-  for (const auto& [cond, metrics] : r.conditions) {
-    auto it = metrics.find(metric);
-    values.push_back(it == metrics.end() ? 0.0 : it->second);
+std::string AnalysisFigure(const AnalysisResult& r, const std::string& metric, const std::string& title,
+                           const std::string& ylabel) {
+  Figure f;
+  f.title = title;
+  f.panel_width = 90 * std::max<int>(3, static_cast<int>(r.conditions.size()));
+  f.panel_height = 200;
+  f.caption = absl::StrCat("Mean over the held-out batches of analyses.md (", metric, ").");
+  Axes& a = f.AddPanel("", "condition", ylabel);
+  a.legend = "none";
+  Series bars{""};
+  bars.bars = true;
+  for (size_t i = 0; i < r.conditions.size(); ++i) {
+    a.categories.push_back(r.conditions[i].first);
+    auto it = r.conditions[i].second.find(metric);
+    bars.x.push_back(static_cast<double>(i));
+    bars.y.push_back(it == r.conditions[i].second.end() ? std::nan("") : it->second);
   }
-  double top = 1e-12;
-  for (double v : values) top = std::max(top, v);
-  static const uint8_t colors[4][3] = {{214, 39, 40}, {31, 119, 180}, {44, 160, 44}, {255, 127, 14}};
-  const int bar = w / (2 * static_cast<int>(values.size()) + 1);
-  for (size_t i = 0; i < values.size(); ++i) {
-    const int x0 = (2 * static_cast<int>(i) + 1) * bar, height = static_cast<int>((h - 10) * values[i] / top);
-    for (int y = h - height; y < h; ++y)
-      for (int x = x0; x < x0 + bar && x < w; ++x)
-        for (int c = 0; c < 3; ++c) rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = colors[i % 4][c];
-  }
-  return rgb;
+  a.series.push_back(std::move(bars));
+  return RenderSvg(f);
 }
 
 }  // namespace chexworld

@@ -44,10 +44,11 @@ AnalysisResult MaskedPatchRetrieval(const WorldModel& m, const WorldModelBatch& 
 AnalysisResult CrossCropPrediction(const WorldModel& m, const WorldModelBatch& batch);
 AnalysisResult ActionConditioning(const WorldModel& m, const WorldModelBatch& batch);
 
-// Markdown table of results, and a bar chart PNG (one bar per condition of
-// the first metric).
+// Markdown table of results, and an SVG bar chart of one metric, a bar per
+// condition (figure.h).
 std::string ToMarkdown(const std::vector<AnalysisResult>& results);
-std::vector<uint8_t> BarChart(const AnalysisResult& r, const std::string& metric, int width, int height);
+std::string AnalysisFigure(const AnalysisResult& r, const std::string& metric, const std::string& title,
+                           const std::string& ylabel);
 
 }  // namespace chexworld
 
