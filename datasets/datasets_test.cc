@@ -236,6 +236,16 @@ TEST(PackerTest, NihFolderWithCorruptFileAndLabelProblems) {
   auto receipt = ShardReader::Open(Tmp("nih_out") + "/shard-00000.h5");
   ASSERT_TRUE(receipt.ok());
   EXPECT_EQ((*receipt)->ReadReceipt(0)->original_height, 80);
+  // The manifest records the rules, and they reproduce the stored pixels
+  // from the source image (what an export's preprocessing.json relies on).
+  const PackingRules& rules = (*ds)->manifest().packing();
+  EXPECT_EQ(rules.size(), 48);
+  EXPECT_EQ(rules.resize(), "letterbox");
+  EXPECT_TRUE(rules.remove_border());
+  EXPECT_EQ(rules.pixel_type(), "uint8");
+  auto source = DecodeImageFile(in + "/images/00000001_001.png");
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(PackImage(source->image, rules).pixels, s.image.pixels);
 }
 
 // The source's own split is stored per image: split files first, then a label

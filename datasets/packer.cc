@@ -61,13 +61,6 @@ struct Item {
   ShardRecord record;
 };
 
-GrayImage Crop(const GrayImage& img, const Box& b) {
-  GrayImage out(b.h, b.w);
-  for (int y = 0; y < b.h; ++y)
-    for (int x = 0; x < b.w; ++x) out.at(y, x) = img.at(b.y + y, b.x + x);
-  return out;
-}
-
 std::string Duration(double s) {
   const int64_t t = static_cast<int64_t>(s);
   return absl::StrFormat("%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
@@ -130,46 +123,6 @@ std::string SplitFromPath(const std::string& rel) {
   return "";
 }
 
-Box FindContentBox(const GrayImage& img, float threshold) {
-  // A row/column is content when at least 10% of its pixels exceed the threshold.
-  auto content_rows = [&](bool rows) {
-    const int n = rows ? img.height : img.width, m = rows ? img.width : img.height;
-    std::vector<bool> c(n);
-    for (int i = 0; i < n; ++i) {
-      int bright = 0;
-      for (int j = 0; j < m; ++j) bright += (rows ? img.at(i, j) : img.at(j, i)) > threshold;
-      c[i] = bright * 10 >= m;
-    }
-    return c;
-  };
-  auto r = content_rows(true), c = content_rows(false);
-  auto first = [](const std::vector<bool>& v) { return static_cast<int>(std::find(v.begin(), v.end(), true) - v.begin()); };
-  auto last = [](const std::vector<bool>& v) {
-    return static_cast<int>(v.size()) - 1 - static_cast<int>(std::find(v.rbegin(), v.rend(), true) - v.rbegin());
-  };
-  const int y0 = first(r), y1 = last(r), x0 = first(c), x1 = last(c);
-  if (y0 > y1 || x0 > x1 || (y1 - y0 + 1) < img.height / 4 || (x1 - x0 + 1) < img.width / 4) {
-    return Box{0, 0, img.height, img.width};  // nothing sensible to remove
-  }
-  return Box{y0, x0, y1 - y0 + 1, x1 - x0 + 1};
-}
-
-GrayImage FitToSquare(const GrayImage& img, int size, const std::string& mode, Box* content) {
-  if (mode == "square") {
-    *content = Box{0, 0, size, size};
-    return Resize(img, size, size);
-  }
-  const double scale = static_cast<double>(size) / std::max(img.height, img.width);
-  const int h = std::max(1, static_cast<int>(std::lround(img.height * scale)));
-  const int w = std::max(1, static_cast<int>(std::lround(img.width * scale)));
-  GrayImage resized = Resize(img, h, w);
-  GrayImage out(size, size, 0.0f);
-  *content = Box{(size - h) / 2, (size - w) / 2, h, w};
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) out.at(content->y + y, content->x + x) = resized.at(y, x);
-  return out;
-}
-
 std::string PackReport::ToString() const {
   std::string s = absl::StrCat("found ", found, " images, packed ", packed, ", skipped ", found - packed, "\n");
   for (const auto& [reason, files] : skipped) {
@@ -195,11 +148,22 @@ std::string PackReport::ToString() const {
   return s;
 }
 
+PackingRules PackingRulesOf(const PackOptions& o) {
+  PackingRules r;
+  r.set_size(o.size);
+  r.set_resize(o.resize);
+  r.set_remove_border(o.remove_border);
+  r.set_border_threshold(o.border_threshold);
+  r.set_pixel_type(o.pixel_type == PixelType::kUint16 ? "uint16" : "uint8");
+  return r;
+}
+
 absl::StatusOr<PackReport> Pack(const PackOptions& o) {
   if (o.size < 16 || o.size > 4096) return absl::InvalidArgumentError(absl::StrCat("--size ", o.size, " out of [16, 4096]"));
   if (o.resize != "letterbox" && o.resize != "square") {
     return absl::InvalidArgumentError(absl::StrCat("--resize '", o.resize, "' is not letterbox or square"));
   }
+  const PackingRules rules = PackingRulesOf(o);
   std::vector<std::string> files;
   ListFiles(o.input_dir, "", &files);
   std::sort(files.begin(), files.end());
@@ -264,9 +228,9 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
       item.reason = "image smaller than 16x16";
       return item;
     }
-    Box crop = o.remove_border ? FindContentBox(img, o.border_threshold) : Box{0, 0, img.height, img.width};
+    Box crop;
     ShardRecord& r = item.record;
-    r.image = FitToSquare(Crop(img, crop), o.size, o.resize, &r.receipt.content_box);
+    r.image = PackImage(img, rules, &crop, &r.receipt.content_box);
     r.id = rel;
     r.patient_id = entry.patient_id;
     {
@@ -336,6 +300,7 @@ absl::StatusOr<PackReport> Pack(const PackOptions& o) {
   const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   ShardSetWriter writer(o.output_dir, schema, o.shard_size,
                         o.provenance.empty() ? absl::StrCat("packed from ", o.input_dir) : o.provenance);
+  writer.set_packing(rules);
   const size_t chunk = static_cast<size_t>(threads) * 16;
   const auto start = std::chrono::steady_clock::now();
   double last_print = -1;

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "chexworld/data/image.h"
+#include "chexworld/data/packing.h"
 #include "chexworld/data/shard.h"
 #include "datasets/labels.h"
 
@@ -60,12 +61,10 @@ struct PackReport {
 
 absl::StatusOr<PackReport> Pack(const PackOptions& options);
 
-// Exposed for tests: the content box after black-border removal.
-Box FindContentBox(const GrayImage& image, float threshold);
+// The rules of `options` as the manifest records them.
+PackingRules PackingRulesOf(const PackOptions& options);
 // The split a path's folders name ("" if none): ".../valid/x.png" -> "val".
 std::string SplitFromPath(const std::string& relative_path);
-// Fits `image` into size x size; returns where the content went.
-GrayImage FitToSquare(const GrayImage& image, int size, const std::string& mode, Box* content);
 
 }  // namespace chexworld
 

@@ -16,9 +16,13 @@
 //   training_state.json      the position, the parameter groups (decayed or not) and their members,
 //                            the config (lr and weight decay follow its schedules at `iteration`)
 //   *.safetensors            the same tensors (with --formats=pt,safetensors, the default)
+//   preprocessing.json       how an image file becomes the encoder's input (chexworld/data/preprocessing.proto)
+//   architecture.json        the resolved encoder and predictor options
 //
-// In Python (Debian's /usr/bin/python3 with python3-torch):
+// In Python (Debian's /usr/bin/python3 with python3-torch), plain torch:
 //   import torch; sd = torch.load("export/target_encoder.pt")
+// or with the modules and the preprocessing (chexworld/python/chexworld_torch):
+//   encoder, spec = chexworld_torch.load_encoder("export")
 #include <iostream>
 #include <sstream>
 #include <type_traits>
@@ -35,6 +39,7 @@
 #include "chexworld/core/durable_file.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
+#include "chexworld/data/preprocessing.h"
 #include "chexworld/models/checkpoint/safetensors.h"
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/train/checkpoint_dir.h"
@@ -42,6 +47,7 @@
 #include "chexworld/train/param_groups.h"
 #include "chexworld/train/pretrainer.h"
 #include "chexworld/train/schedules.h"
+#include "experiments/export_spec.h"
 
 DEFINE_string(checkpoint, "", "a training checkpoint (checkpoint-N.pt)");
 DEFINE_string(run_dir, "", "or a run folder: its newest checkpoint that verifies");
@@ -167,9 +173,15 @@ absl::Status Export(const std::string& checkpoint, const std::string& out_dir, b
       ",\n  \"iteration\": ", iteration, ",\n  \"optimizer_steps\": ", steps, ",\n  \"param_groups\": [\n    ",
       absl::StrJoin(group_json, ",\n    "), "\n  ],\n  \"config\": ", Json(ToTextProto(config)), "\n}\n");
   RETURN_IF_ERROR(WriteFileAtomically(out_dir + "/training_state.json", json));
+  // What the weights need to be used elsewhere: the input pipeline and the
+  // resolved architecture (experiments/export_spec.h).
+  ASSIGN_OR_RETURN(PreprocessingSpec preprocessing, MakePreprocessingSpec(config));
+  RETURN_IF_ERROR(WriteFileAtomically(out_dir + "/preprocessing.json", PreprocessingSpecToJson(preprocessing)));
+  ASSIGN_OR_RETURN(std::string architecture, ArchitectureJson(config));
+  RETURN_IF_ERROR(WriteFileAtomically(out_dir + "/architecture.json", architecture));
   std::cout << "exported " << checkpoint << " (micro-batch " << iteration << ") to " << out_dir << ": "
             << absl::StrJoin(std::vector<std::string>{pt ? "*.pt" : "", safetensors ? "*.safetensors" : ""}, " ")
-            << " training_state.json\n";
+            << " training_state.json preprocessing.json architecture.json\n";
   return absl::OkStatus();
 }
 

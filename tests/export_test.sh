@@ -2,9 +2,11 @@
 # A training checkpoint exported by //experiments:export reads in Python
 # (Debian's /usr/bin/python3 with python3-torch) with plain torch.load, its
 # safetensors files parse by the format's definition, and every tensor equals
-# what the trainer itself exported.
+# what the trainer itself exported. Then the Python package
+# (chexworld/python/chexworld_torch) against the C++ embedding and the
+# official outputs: tests/python_golden.py.
 set -euo pipefail
-run="$1"; export="$2"; config="$3"
+run="$1"; export="$2"; config="$3"; embed="$4"; shared_sh="$5"
 source "$(dirname "$0")/test_lib.sh"
 work="${TEST_TMPDIR:-$(mktemp -d)}"
 export GLOG_minloglevel=1
@@ -12,6 +14,9 @@ export GLOG_minloglevel=1
   --run_dir="$work/run" > "$work/run.log" 2>&1 || { tail -5 "$work/run.log"; fail "training run"; }
 "$export" --run_dir="$work/run" > "$work/export.log" 2>&1 || { tail -5 "$work/export.log"; fail "export"; }
 grep -q "exported .*checkpoint-0000000010.pt (micro-batch 10)" "$work/export.log" || fail "export did not name its checkpoint"
+for f in preprocessing architecture; do
+  [ -s "$work/run/export/$f.json" ] || fail "missing export/$f.json"
+done
 for f in model encoder target_encoder predictor training_state; do
   [ -s "$work/run/export/$f.pt" ] && [ -s "$work/run/export/$f.safetensors" ] || fail "missing $f.pt / $f.safetensors"
 done
@@ -61,3 +66,7 @@ js = json.load(open(ex + "training_state.json"))
 assert js["iteration"] == 10 and "encoder.patch_embed.proj.weight" in js["param_groups"][0]["params"]
 print("ok: Python reads every export,", len(model), "model tensors")
 PY
+
+# The package: same embeddings as the C++ tool, strict loads, official outputs.
+PYTHONPATH="$PWD/chexworld/python" /usr/bin/python3 "$(dirname "$0")/python_golden.py" "$work/run/export" "$embed" \
+  "$(shared_dir "$shared_sh")" "$work/golden" || fail "python_golden.py"

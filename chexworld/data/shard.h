@@ -159,6 +159,8 @@ class ShardSetWriter {
  public:
   ShardSetWriter(std::string dir, ShardSchema schema, int shard_size, std::string provenance);
   absl::Status Add(ShardRecord record);
+  // The packer's rules, recorded in the manifest.
+  void set_packing(const PackingRules& rules) { *manifest_.mutable_packing() = rules; }
   absl::StatusOr<ShardManifest> Finish();
 
  private:
