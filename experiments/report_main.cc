@@ -4,7 +4,13 @@
 //   bazel run //experiments:report -- --run_dir=runs/pretrain_tiny/<stamp>
 //   bazel run //experiments:report -- --sweep_dir=runs/ablations/<stamp>
 //
-// Writes report.md and a self-contained report.html into the folder.
+// Writes report.md and a self-contained report.html into the folder. And
+// pools evaluation runs made once per pretraining seed, each comparing
+// several encoders (chexworld/eval/seed_report.h):
+//
+//   bazel run //experiments:report -- --seed_runs=runs/t_s0,runs/t_s1,runs/t_s2 --out_dir=runs/t_seeds
+//
+// which writes seeds.md, seeds.json and seeds.html into --out_dir.
 #include <sys/stat.h>
 
 #include <iostream>
@@ -15,16 +21,45 @@
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/eval/run_report.h"
+#include "chexworld/eval/seed_report.h"
 
 DEFINE_string(run_dir, "", "a run folder");
 DEFINE_string(sweep_dir, "", "or a sweep folder (variants in results.csv order, else every sub-folder with a config)");
+DEFINE_string(seed_runs, "", "or comma-separated evaluation run folders, one per pretraining seed");
+DEFINE_string(seed_labels, "", "labels of --seed_runs (default 0, 1, 2, ...)");
+DEFINE_string(out_dir, "", "where --seed_runs writes seeds.md (default the first run's parent)");
+
+namespace {
+
+int SeedRuns() {
+  std::vector<std::string> dirs, labels;
+  for (absl::string_view d : absl::StrSplit(FLAGS_seed_runs, ',', absl::SkipEmpty())) {
+    dirs.push_back(chexworld::UserPath(std::string(d)));
+  }
+  for (absl::string_view l : absl::StrSplit(FLAGS_seed_labels, ',', absl::SkipEmpty())) labels.emplace_back(l);
+  if (labels.empty())
+    for (size_t i = 0; i < dirs.size(); ++i) labels.push_back(std::to_string(i));
+  std::string out = chexworld::UserPath(FLAGS_out_dir);
+  if (out.empty()) out = dirs[0].substr(0, dirs[0].find_last_of('/') == std::string::npos ? 0 : dirs[0].find_last_of('/'));
+  if (out.empty()) out = ".";
+  auto md = chexworld::WriteSeedRunsReport(dirs, labels, out);
+  if (!md.ok()) {
+    std::cerr << "error: " << md.status().message() << "\n";
+    return 1;
+  }
+  std::cout << *md << "seeds: " << out << "/seeds.md, " << out << "/seeds.json, " << out << "/seeds.html\n";
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  chexworld::ParseFlags("--run_dir=DIR | --sweep_dir=DIR", __FILE__, &argc, &argv);
-  if (FLAGS_run_dir.empty() == FLAGS_sweep_dir.empty()) {
-    std::cerr << "error: give exactly one of --run_dir and --sweep_dir\n";
+  chexworld::ParseFlags("--run_dir=DIR | --sweep_dir=DIR | --seed_runs=A,B,C [--out_dir=DIR]", __FILE__, &argc, &argv);
+  if (!FLAGS_run_dir.empty() + !FLAGS_sweep_dir.empty() + !FLAGS_seed_runs.empty() != 1) {
+    std::cerr << "error: give exactly one of --run_dir, --sweep_dir and --seed_runs\n";
     return 2;
   }
+  if (!FLAGS_seed_runs.empty()) return SeedRuns();
   if (!FLAGS_run_dir.empty()) {
     const std::string dir = chexworld::UserPath(FLAGS_run_dir);
     if (auto s = chexworld::WriteRunReport(dir); !s.ok()) {
@@ -35,15 +70,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string dir = chexworld::UserPath(FLAGS_sweep_dir);
+  // Run folders: <variant>, or <variant>/seed<s> when results.csv has a seed column.
   std::vector<std::string> variants;
   if (auto csv = chexworld::ReadFile(dir + "/results.csv"); csv.ok()) {
-    bool header = true;
+    bool header = true, seeds = false;
     for (absl::string_view line : absl::StrSplit(*csv, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> cells = absl::StrSplit(line, ',');
       if (header) {
         header = false;
+        seeds = cells.size() > 1 && cells[1] == "seed";
         continue;
       }
-      variants.emplace_back(line.substr(0, line.find(',')));
+      variants.push_back(seeds && cells.size() > 1 ? cells[0] + "/seed" + cells[1] : cells[0]);
     }
   }
   if (variants.empty()) {

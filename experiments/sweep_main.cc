@@ -6,6 +6,9 @@
 //       [--set path=value ...] [--sweep_dir=runs/ablations/try1]      (one line)
 //
 // --set applies to every variant (after the variant's own overrides).
+// --seeds=3 (or `seeds: [0, 1, 2]` in the sweep) runs every variant once per
+// pretraining seed into <variant>/seed<s>/ and pools the results over seeds
+// (results.md, seeds.md; chexworld/eval/seed_aggregate.h).
 // Re-running with the same --sweep_dir skips finished variants and resumes an
 // interrupted one from its latest checkpoint. A preempted variant (SIGTERM /
 // SIGUSR1) ends the sweep with exit status 75 after its checkpoint.
@@ -13,12 +16,16 @@
 
 #include <fstream>
 #include <iostream>
+#include <cmath>
 #include <map>
 
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -27,11 +34,13 @@
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/eval/run_report.h"
+#include "chexworld/eval/seed_report.h"
 #include "chexworld/train/experiment.h"
 #include "chexworld/train/preemption.h"
 
 DEFINE_string(sweep, "", "sweep config (text SweepConfig)");
 DEFINE_string(sweep_dir, "", "sweep folder (default runs/<sweep name>/<timestamp>)");
+DEFINE_string(seeds, "", "pretraining seeds: a count (3 = seeds 0, 1, 2) or a list (0,5,9); overrides the sweep's seeds");
 
 namespace {
 
@@ -49,11 +58,129 @@ std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
   return out;
 }
 
+// Seeds from --seeds: a count ("3" = 0, 1, 2) or a list ("0,5,9").
+absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& flag) {
+  std::vector<uint64_t> out;
+  std::vector<std::string> parts = absl::StrSplit(flag, ',', absl::SkipEmpty());
+  for (const auto& p : parts) {
+    uint64_t v = 0;
+    if (!absl::SimpleAtoi(p, &v)) return absl::InvalidArgumentError(absl::StrCat("--seeds: '", p, "' is not a number"));
+    out.push_back(v);
+  }
+  if (parts.size() == 1) {
+    const uint64_t n = out[0];
+    if (n < 1 || n > 1000) return absl::InvalidArgumentError(absl::StrCat("--seeds=", n, ": a count in [1, 1000], or a list a,b,..."));
+    out.clear();
+    for (uint64_t i = 0; i < n; ++i) out.push_back(i);
+  }
+  return out;
+}
+
+struct SweepRun {
+  std::string variant;
+  std::string seed;  // "" without seeds
+  std::string dir;   // the run folder
+  chexworld::ExperimentConfig config;
+  std::vector<std::string> overrides;
+};
+
+// Runs (or reuses) one run; false on failure, after saying why. Exits on preemption.
+int RunOne(const SweepRun& r, size_t index, size_t total, const std::string& sweep_dir) {
+  if (chexworld::RunIsFinished(r.config, r.dir)) {
+    LOG(INFO) << "=== " << r.dir << ": already finished, reusing it";
+    return 0;
+  }
+  const bool resume = chexworld::PathExists(r.dir + "/checkpoints");
+  LOG(INFO) << "=== variant " << r.variant << (r.seed.empty() ? "" : " seed " + r.seed) << " (" << index + 1 << "/"
+            << total << ")" << (resume ? ", resuming" : "") << ": " << absl::StrJoin(r.overrides, " ");
+  chexworld::MakeDirectories(r.dir).IgnoreError();
+  if (auto s = chexworld::WriteTextProto(r.config, r.dir + "/config.textproto", /*with_defaults=*/true); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  absl::Status s = chexworld::RunExperiment(r.config, r.dir, resume);
+  if (chexworld::IsPreempted(s)) {
+    LOG(WARNING) << r.dir << ": " << s.message() << "; re-run the sweep with --sweep_dir=" << sweep_dir << " to continue";
+    return chexworld::kExitPreempted;
+  }
+  if (!s.ok()) {
+    LOG(ERROR) << r.dir << " failed: " << s;
+    return 1;
+  }
+  return 0;
+}
+
+std::string CsvCell(std::string cell) {
+  if (cell.find(',') != std::string::npos || cell.find('"') != std::string::npos) {
+    cell = "\"" + absl::StrReplaceAll(cell, {{"\"", "\"\""}}) + "\"";
+  }
+  return cell;
+}
+
+// results.md / results.csv: one row per run; with seeds, then every numeric
+// column's mean ± sd over seeds per variant.
+void WriteResults(const std::string& dir, const std::string& header_md, const std::vector<SweepRun>& runs,
+                  const std::vector<std::map<std::string, std::string>>& results, bool seeds) {
+  std::vector<std::string> columns = {"variant"};
+  if (seeds) columns.push_back("seed");
+  for (const auto& r : results)
+    for (const auto& [k, val] : r)
+      if (k != "variant" && k != "seed" && k != "overrides" && k != "checkpoint" &&
+          std::find(columns.begin(), columns.end(), k) == columns.end())
+        columns.push_back(k);
+  columns.push_back("overrides");
+  std::ofstream csv(dir + "/results.csv"), md(dir + "/results.md");
+  md << header_md << "| " << absl::StrJoin(columns, " | ") << " |\n|";
+  for (size_t c = 0; c < columns.size(); ++c) md << "---|";
+  md << "\n";
+  csv << absl::StrJoin(columns, ",") << "\n";
+  for (const auto& r : results) {
+    std::vector<std::string> cells;
+    for (const auto& c : columns) cells.push_back(r.count(c) ? r.at(c) : "");
+    md << "| " << absl::StrJoin(cells, " | ") << " |\n";
+    for (auto& cell : cells) cell = CsvCell(cell);
+    csv << absl::StrJoin(cells, ",") << "\n";
+  }
+  if (!seeds) return;
+  md << "\n## Mean ± sd over seeds\n\n| variant | seeds |";
+  std::vector<std::string> numeric;
+  for (size_t c = 2; c + 1 < columns.size(); ++c) numeric.push_back(columns[c]);
+  for (const auto& c : numeric) md << " " << c << " |";
+  md << "\n|---|---|";
+  for (size_t c = 0; c < numeric.size(); ++c) md << "---|";
+  md << "\n";
+  std::vector<std::string> order;
+  for (const auto& r : runs)
+    if (std::find(order.begin(), order.end(), r.variant) == order.end()) order.push_back(r.variant);
+  for (const auto& v : order) {
+    int n = 0;
+    for (const auto& r : results) n += r.at("variant") == v;
+    md << "| " << v << " | " << n << " |";
+    for (const auto& c : numeric) {
+      std::vector<double> xs;
+      for (const auto& r : results) {
+        double x = 0;
+        if (r.at("variant") == v && r.count(c) && absl::SimpleAtod(r.at(c), &x)) xs.push_back(x);
+      }
+      if (xs.empty()) {
+        md << " |";
+        continue;
+      }
+      double mean = 0, sq = 0;
+      for (double x : xs) mean += x / xs.size();
+      for (double x : xs) sq += (x - mean) * (x - mean);
+      md << absl::StrFormat(" %.4g ± %.2g |", mean, xs.size() > 1 ? std::sqrt(sq / (xs.size() - 1)) : 0.0);
+    }
+    md << "\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> sets = chexworld::ExtractRepeatedFlag("set", &argc, &argv);
-  chexworld::ParseFlags("--sweep=FILE [--sweep_dir=DIR] [--set path=value ...] (every variant; re-run to continue)", __FILE__, &argc, &argv);
+  chexworld::ParseFlags("--sweep=FILE [--sweep_dir=DIR] [--seeds=3|a,b,c] [--set path=value ...] (every variant; re-run to continue)",
+                        __FILE__, &argc, &argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   if (FLAGS_sweep.empty()) {
@@ -66,24 +193,41 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << s.message() << "\n";
     return 2;
   }
-  const std::string sweep_name =
-      std::string(absl::StripSuffix(sweep_path.substr(sweep_path.find_last_of('/') + 1), ".textproto"));
-  const std::string base = sweep_path.substr(0, sweep_path.find_last_of('/') + 1) + sweep.base_config();
-  // Resolve every variant before running any (a bad override fails first).
-  std::vector<chexworld::ExperimentConfig> configs;
-  for (const auto& v : sweep.variants()) {
-    std::vector<std::string> all(v.set().begin(), v.set().end());
-    all.insert(all.end(), sets.begin(), sets.end());
-    all.push_back("run.name=" + sweep_name + "_" + v.name());
-    auto config = chexworld::LoadExperimentConfig(base, all);
-    absl::Status complete = config.ok() ? chexworld::CheckExperimentComplete(*config) : config.status();
-    if (!complete.ok()) {
-      std::cerr << "error: variant '" << v.name() << "': " << complete.message() << "\n";
+  std::vector<uint64_t> seeds(sweep.seeds().begin(), sweep.seeds().end());
+  if (!FLAGS_seeds.empty()) {
+    auto parsed = ParseSeeds(FLAGS_seeds);
+    if (!parsed.ok()) {
+      std::cerr << "error: " << parsed.status().message() << "\n";
       return 2;
     }
-    configs.push_back(*config);
+    seeds = *parsed;
   }
+  const bool with_seeds = !seeds.empty();
+  const std::string sweep_name =
+      std::string(absl::StripSuffix(sweep_path.substr(sweep_path.find_last_of('/') + 1), ".textproto"));
+  const std::string base = absl::StartsWith(sweep.base_config(), "/")
+                               ? sweep.base_config()
+                               : sweep_path.substr(0, sweep_path.find_last_of('/') + 1) + sweep.base_config();
   std::string dir = chexworld::UserPath(FLAGS_sweep_dir);
+  // Resolve every run before running any (a bad override fails first, and no folder is made).
+  std::vector<SweepRun> runs;
+  for (const auto& v : sweep.variants()) {
+    for (size_t k = 0; k < (with_seeds ? seeds.size() : 1); ++k) {
+      SweepRun r{v.name(), with_seeds ? absl::StrCat(seeds[k]) : "", "", {}, {v.set().begin(), v.set().end()}};
+      std::vector<std::string> all = r.overrides;
+      all.insert(all.end(), sets.begin(), sets.end());
+      all.push_back("run.name=" + sweep_name + "_" + v.name());
+      if (with_seeds) all.push_back("run.seed=" + r.seed);
+      auto config = chexworld::LoadExperimentConfig(base, all);
+      absl::Status complete = config.ok() ? chexworld::CheckExperimentComplete(*config) : config.status();
+      if (!complete.ok()) {
+        std::cerr << "error: variant '" << v.name() << "': " << complete.message() << "\n";
+        return 2;
+      }
+      r.config = *config;
+      runs.push_back(std::move(r));
+    }
+  }
   if (dir.empty()) {
     auto made = chexworld::MakeRunDirectory("runs", sweep_name);
     if (!made.ok()) {
@@ -93,69 +237,36 @@ int main(int argc, char** argv) {
     dir = *made;
   }
   std::vector<std::map<std::string, std::string>> results;
-  for (int i = 0; i < sweep.variants_size(); ++i) {
-    const auto& v = sweep.variants(i);
-    const std::string run_dir = dir + "/" + v.name();
-    if (!chexworld::RunIsFinished(configs[i], run_dir)) {
-      const bool resume = chexworld::PathExists(run_dir + "/checkpoints");
-      LOG(INFO) << "=== variant " << v.name() << " (" << i + 1 << "/" << sweep.variants_size() << ")"
-                << (resume ? ", resuming" : "") << ": " << absl::StrJoin(v.set(), " ");
-      chexworld::MakeDirectories(run_dir).IgnoreError();
-      if (auto s = chexworld::WriteTextProto(configs[i], run_dir + "/config.textproto", /*with_defaults=*/true); !s.ok()) {
-        std::cerr << "error: " << s.message() << "\n";
-        return 1;
-      }
-      absl::Status s = chexworld::RunExperiment(configs[i], run_dir, resume);
-      if (chexworld::IsPreempted(s)) {
-        LOG(WARNING) << "variant " << v.name() << ": " << s.message() << "; re-run the sweep with --sweep_dir=" << dir
-                     << " to continue";
-        return chexworld::kExitPreempted;
-      }
-      if (!s.ok()) {
-        LOG(ERROR) << "variant " << v.name() << " failed: " << s;
-        return 1;
-      }
-    } else {
-      LOG(INFO) << "=== variant " << v.name() << ": already finished, reusing " << run_dir;
-    }
-    auto row = ReadKeyValues(run_dir + "/summary.txt");
-    for (auto& [k, val] : ReadKeyValues(run_dir + "/eval_summary.txt")) row["eval/" + k] = val;
-    row["variant"] = v.name();
-    row["overrides"] = absl::StrJoin(v.set(), " ");
+  std::vector<std::string> run_names;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    SweepRun& r = runs[i];
+    const std::string name = with_seeds ? absl::StrCat(r.variant, "/seed", r.seed) : r.variant;
+    r.dir = dir + "/" + name;
+    if (int code = RunOne(r, i, runs.size(), dir); code != 0) return code;
+    auto row = ReadKeyValues(r.dir + "/summary.txt");
+    for (auto& [k, val] : ReadKeyValues(r.dir + "/eval_summary.txt")) row["eval/" + k] = val;
+    row["variant"] = r.variant;
+    if (with_seeds) row["seed"] = r.seed;
+    row["overrides"] = absl::StrJoin(r.overrides, " ");
     results.push_back(row);
+    run_names.push_back(name);
   }
-  // One table: variant, overrides, then every metric any variant reported.
-  std::vector<std::string> columns = {"variant"};
-  for (const auto& r : results)
-    for (const auto& [k, val] : r)
-      if (k != "variant" && k != "overrides" && k != "checkpoint" &&
-          std::find(columns.begin(), columns.end(), k) == columns.end())
-        columns.push_back(k);
-  columns.push_back("overrides");
-  std::ofstream csv(dir + "/results.csv"), md(dir + "/results.md");
-  md << "# Sweep " << sweep_name << "\n\nbase: `" << sweep.base_config() << "`"
-     << (sets.empty() ? "" : absl::StrCat(", for all: `", absl::StrJoin(sets, " "), "`")) << "\n\n| "
-     << absl::StrJoin(columns, " | ") << " |\n|";
-  for (size_t c = 0; c < columns.size(); ++c) md << "---|";
-  md << "\n";
-  csv << absl::StrJoin(columns, ",") << "\n";
-  for (const auto& r : results) {
-    std::vector<std::string> cells;
-    for (const auto& c : columns) {
-      auto it = r.find(c);
-      cells.push_back(it == r.end() ? "" : it->second);
+  const std::string header_md =
+      absl::StrCat("# Sweep ", sweep_name, "\n\nbase: `", sweep.base_config(), "`",
+                   sets.empty() ? "" : absl::StrCat(", for all: `", absl::StrJoin(sets, " "), "`"),
+                   with_seeds ? absl::StrCat("; seeds ", absl::StrJoin(seeds, ", ")) : "", "\n\n");
+  WriteResults(dir, header_md, runs, results, with_seeds);
+  if (with_seeds) {
+    std::vector<std::string> variants;
+    for (const auto& v : sweep.variants()) variants.push_back(v.name());
+    auto pooled = chexworld::WriteSweepSeedReport(dir, variants, seeds);
+    if (!pooled.ok()) {
+      std::cerr << "error: pooling seeds: " << pooled.status().message() << "\n";
+      return 1;
     }
-    md << "| " << absl::StrJoin(cells, " | ") << " |\n";
-    for (auto& cell : cells) {
-      if (cell.find(',') != std::string::npos || cell.find('"') != std::string::npos) {
-        cell = "\"" + absl::StrReplaceAll(cell, {{"\"", "\"\""}}) + "\"";
-      }
-    }
-    csv << absl::StrJoin(cells, ",") << "\n";
+    if (!pooled->empty()) std::ofstream(dir + "/results.md", std::ios::app) << "\n" << *pooled;
   }
-  std::vector<std::string> variant_names;
-  for (const auto& v : sweep.variants()) variant_names.push_back(v.name());
-  if (auto s = chexworld::WriteSweepReport(dir, variant_names); !s.ok()) {
+  if (auto s = chexworld::WriteSweepReport(dir, run_names); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }

@@ -3,6 +3,7 @@
 set -euo pipefail
 sweep="$1"
 config="$2"
+report="$3"
 dir="${TEST_TMPDIR:-$(mktemp -d)}/sweep"
 export GLOG_minloglevel=1
 # (The sweep machinery is under test here, not the evaluation: no shift matrix.)
@@ -12,10 +13,7 @@ light=(--set=evals[0].options.data.shifts= --set=evals[0].options.data.bootstrap
   --set=data.dataset.options.num_images=64 --set=data.dataset.options.cache_dir="$dir/cache" \
   --set=model.encoder.options.depth=1 --set=data.batch_size=8
 for v in full no_domain no_global no_offset local_only; do
-  grep -q "^| $v |" "$dir/results.md" || { echo "FAIL: $v missing from results.md"; cat "$dir/results.md"
-# One report with the variants side by side, and each variant's own.
-grep -q "linear_probe across variants" "$dir/report.md" || { echo "FAIL: no side-by-side table in the sweep report"; exit 1; }
-[ -s "$dir/report.html" ] && [ -s "$dir/full/report.html" ] || { echo "FAIL: missing report.html"; exit 1; }; exit 1; }
+  grep -q "^| $v |" "$dir/results.md" || { echo "FAIL: $v missing from results.md"; cat "$dir/results.md"; exit 1; }
 done
 head -1 "$dir/results.csv" | grep -q "last_loss" || { echo "FAIL: no last_loss column"; exit 1; }
 # local_only has no cross-view terms; full has all four.
@@ -50,4 +48,35 @@ results() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /data_w
                      { line = ""; for (i = 1; i <= NF; i++) if (keep[i]) line = line $i ","; print line }' "$1"; }
 diff <(results "$dir/results.csv") <(results "$pre/results.csv") ||
   { echo "FAIL: a preempted and continued sweep differs from an uninterrupted one"; exit 1; }
+
+# Seeds: two variants, each once per seed (the sweep file's `seeds`, then
+# --seeds overriding it), pooled: mean ± sd over seeds and paired intervals.
+seeded="${TEST_TMPDIR:-$(mktemp -d)}/seeded"
+mkdir -p "$seeded"
+base="$(cd "$(dirname "$config")/../pretrain" && pwd)/tiny.textproto"
+printf 'base_config: "%s"\nseeds: [3, 4]\nvariants { name: "full" }\nvariants { name: "no_domain" set: "model.predictor.options.disable_action=true" }\n' \
+  "$base" > "$seeded/seeds.textproto"
+"$sweep" --sweep="$seeded/seeds.textproto" --sweep_dir="$seeded/run" "${small[@]}" > "$seeded/log" 2>&1 ||
+  { tail -5 "$seeded/log"; echo "FAIL: sweep with seeds"; exit 1; }
+for r in full/seed3 full/seed4 no_domain/seed3 no_domain/seed4; do
+  [ -s "$seeded/run/$r/eval/linear_probe_scores.csv" ] || { echo "FAIL: no $r/eval/linear_probe_scores.csv"; exit 1; }
+done
+grep -q "^seed: 4$\|seed: 4" "$seeded/run/full/seed4/config.textproto" || { echo "FAIL: seed 4 not in its config"; exit 1; }
+grep -q "^| full | 3 |" "$seeded/run/results.md" && grep -q "^| no_domain | 4 |" "$seeded/run/results.md" ||
+  { cat "$seeded/run/results.md"; echo "FAIL: a run per variant and seed"; exit 1; }
+grep -q "## Mean ± sd over seeds" "$seeded/run/results.md" && grep -q "^| no_domain | 2 |" "$seeded/run/results.md" ||
+  { echo "FAIL: no mean ± sd over seeds"; exit 1; }
+grep -q "linear_probe, encoder .* (mean AUROC over 2 seeds: 3, 4)" "$seeded/run/seeds.md" &&
+  grep -q "no_domain − full: Δ \[95% CI\]" "$seeded/run/seeds.md" && grep -q "two-level" "$seeded/run/results.md" ||
+  { cat "$seeded/run/seeds.md"; echo "FAIL: no pooled comparison"; exit 1; }
+# --seeds overrides the file; the report tool rebuilds reports of seed folders.
+expect() { "$@" > /dev/null 2>&1 && { echo "FAIL: accepted $*"; exit 1; } || true; }
+expect "$sweep" --sweep="$seeded/seeds.textproto" --sweep_dir="$seeded/bad" --seeds=x "${small[@]}"
+[ ! -e "$seeded/bad" ] || { echo "FAIL: a refused --seeds made the sweep folder"; exit 1; }
+"$report" --sweep_dir="$seeded/run" > /dev/null && [ -s "$seeded/run/full/seed3/report.html" ] ||
+  { echo "FAIL: report --sweep_dir over seed folders"; exit 1; }
+# Evaluation runs one per seed (here the variants' own), pooled by encoder.
+"$report" --seed_runs="$seeded/run/full/seed3,$seeded/run/full/seed4" --seed_labels=3,4 --out_dir="$seeded/pooled" \
+  > "$seeded/pooled.log" && grep -q "over 2 seeds: 3, 4" "$seeded/pooled/seeds.md" && [ -s "$seeded/pooled/seeds.html" ] ||
+  { cat "$seeded/pooled.log"; echo "FAIL: report --seed_runs"; exit 1; }
 echo ok

@@ -10,6 +10,7 @@
 #include "chexworld/core/status_macros.h"
 #include "chexworld/eval/figure.h"
 #include "chexworld/eval/metrics.h"
+#include "chexworld/eval/test_scores.h"
 
 namespace chexworld {
 namespace {
@@ -123,6 +124,27 @@ std::string EncoderJson(const std::string& name, const EncoderResult& r, const T
                       ", \"classes\": [", classes, "], \"vs_first\": ", paired, "}");
 }
 
+// Every test prediction, for pooling across runs (test_scores.h).
+TestScores CollectTestScores(const TaskData& data, const std::vector<std::string>& names,
+                             const std::vector<double>& labels, const std::vector<std::vector<double>>& scores,
+                             const ShiftScores* shifts) {
+  TestScores t;
+  for (int64_t i : data.test) t.ids.push_back(data.ids.empty() ? absl::StrCat(i) : data.ids[i]);
+  t.class_names = data.class_names;
+  t.labels = labels;
+  t.multiclass = data.multiclass;
+  t.encoders = names;
+  t.conditions = {"none"};
+  for (size_t e = 0; e < names.size(); ++e) t.scores[{names[e], "none"}] = scores[e];
+  if (shifts != nullptr) {
+    for (size_t l = 0; l < shifts->levels.size(); ++l) {
+      t.conditions.push_back(shifts->levels[l].label());
+      for (size_t e = 0; e < names.size(); ++e) t.scores[{names[e], shifts->levels[l].label()}] = shifts->scores[e][l];
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 ClassCounts CountTestLabels(const TaskData& data) {
@@ -196,6 +218,8 @@ absl::StatusOr<ClassificationReport> WriteClassificationReport(
     RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + "_shifts.svg", m.svg));
   }
   absl::StrAppend(&json, "\n}\n");
+  RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + "_scores.csv",
+                                      TestScoresToCsv(CollectTestScores(data, names, labels, test_scores, shifts))));
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".json", json));
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".md", out.markdown));
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + "_roc.svg",

@@ -5,8 +5,9 @@
 // and each encoder's AUROC and AUPRC; ROC curves, one panel per class; and,
 // with shifted scores, the appearance-shift matrix (shift_report.h).
 //
-// Files, in `eval_dir`: <name>.json, <name>.md, <name>_roc.svg and, with
-// shifts, <name>_shifts.svg.
+// Files, in `eval_dir`: <name>.json, <name>.md, <name>_roc.svg, every test
+// prediction in <name>_scores.csv (test_scores.h) and, with shifts,
+// <name>_shifts.svg.
 #ifndef CHEXWORLD_EVAL_CLASSIFICATION_REPORT_H_
 #define CHEXWORLD_EVAL_CLASSIFICATION_REPORT_H_
 
