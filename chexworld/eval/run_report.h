@@ -1,11 +1,11 @@
 // One report per run, and per sweep.
 //
 // WriteRunReport gathers what a run folder holds (summary.txt, a training
-// loss curve drawn from metrics.csv, every evaluation's tables and its PNGs:
-// ROC curves, appearance-shift curves, segmentation overlays; analyses.md and
-// its charts; the resolved config) into <run_dir>/report.md and a
-// self-contained <run_dir>/report.html (PNGs embedded as base64, no external
-// files). WriteSweepReport puts a sweep's variants side by side: its results
+// loss figure drawn from metrics.csv, every evaluation's tables and its SVG
+// figures: ROC curves, appearance-shift curves, segmentation overlays;
+// analyses.md and its charts; the resolved config) into <run_dir>/report.md
+// and a self-contained <run_dir>/report.html (SVG inlined, PNG embedded as
+// base64, no external files). WriteSweepReport puts a sweep's variants side by side: its results
 // table, then per evaluation one table of every variant's encoders with their
 // intervals, and links to each variant's report. The runner writes the run
 // report when a run ends; //experiments:report rebuilds either for old folders.
