@@ -70,3 +70,12 @@ PY
 # The package: same embeddings as the C++ tool, strict loads, official outputs.
 PYTHONPATH="$PWD/chexworld/python" /usr/bin/python3 "$(dirname "$0")/python_golden.py" "$work/run/export" "$embed" \
   "$(shared_dir "$shared_sh")" "$work/golden" || fail "python_golden.py"
+# A file that does not decode is skipped, named and counted (status 1); the rest are embedded.
+printf '\x89PNG\r\n\x1a\n truncated' > "$work/corrupt.png"
+set +e
+"$embed" --export_dir="$work/run/export" --images="$work/golden/grey8.png,$work/corrupt.png" \
+  --out="$work/partial.safetensors" > "$work/embed.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "skipped $work/corrupt.png" "$work/embed.log" && grep -q "embedded 1 image(s).*skipped 1" "$work/embed.log" ||
+  { cat "$work/embed.log"; fail "embed with a corrupt image: status $rc"; }
