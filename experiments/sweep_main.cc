@@ -40,7 +40,9 @@
 
 DEFINE_string(sweep, "", "sweep config (text SweepConfig)");
 DEFINE_string(sweep_dir, "", "sweep folder (default runs/<sweep name>/<timestamp>)");
-DEFINE_string(seeds, "", "pretraining seeds: a count (3 = seeds 0, 1, 2) or a list (0,5,9); overrides the sweep's seeds");
+DEFINE_string(seeds, "",
+              "pretraining seeds: a count (3 = seeds 0, 1, 2) or a list (0,5,9; one seed as '2,'); overrides the "
+              "sweep's seeds");
 
 namespace {
 
@@ -58,7 +60,9 @@ std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
   return out;
 }
 
-// Seeds from --seeds: a count ("3" = 0, 1, 2) or a list ("0,5,9").
+// Seeds from --seeds: a count ("3" = 0, 1, 2) or a list ("0,5,9"); a comma makes
+// it a list, so "2," is the single seed 2 (a seed-2 run of a sweep that was
+// started with fewer seeds lands in <variant>/seed2 beside the others).
 absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& flag) {
   std::vector<uint64_t> out;
   std::vector<std::string> parts = absl::StrSplit(flag, ',', absl::SkipEmpty());
@@ -67,9 +71,13 @@ absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& flag) {
     if (!absl::SimpleAtoi(p, &v)) return absl::InvalidArgumentError(absl::StrCat("--seeds: '", p, "' is not a number"));
     out.push_back(v);
   }
-  if (parts.size() == 1) {
+  if (out.empty()) return absl::InvalidArgumentError(absl::StrCat("--seeds='", flag, "': no seed given"));
+  if (flag.find(',') == std::string::npos) {
     const uint64_t n = out[0];
-    if (n < 1 || n > 1000) return absl::InvalidArgumentError(absl::StrCat("--seeds=", n, ": a count in [1, 1000], or a list a,b,..."));
+    if (n < 1 || n > 1000) {
+      return absl::InvalidArgumentError(absl::StrCat("--seeds=", n, ": a count in [1, 1000], or a list a,b,... (the single seed ",
+                                                     n, " is --seeds=", n, ",)"));
+    }
     out.clear();
     for (uint64_t i = 0; i < n; ++i) out.push_back(i);
   }

@@ -72,6 +72,7 @@ grep -q "linear_probe, encoder .* (mean AUROC over 2 seeds: 3, 4)" "$seeded/run/
 # --seeds overrides the file; the report tool rebuilds reports of seed folders.
 expect() { "$@" > /dev/null 2>&1 && { echo "FAIL: accepted $*"; exit 1; } || true; }
 expect "$sweep" --sweep="$seeded/seeds.textproto" --sweep_dir="$seeded/bad" --seeds=x "${small[@]}"
+expect "$sweep" --sweep="$seeded/seeds.textproto" --sweep_dir="$seeded/bad" --seeds=0 "${small[@]}"
 [ ! -e "$seeded/bad" ] || { echo "FAIL: a refused --seeds made the sweep folder"; exit 1; }
 "$report" --sweep_dir="$seeded/run" > /dev/null && [ -s "$seeded/run/full/seed3/report.html" ] ||
   { echo "FAIL: report --sweep_dir over seed folders"; exit 1; }
