@@ -7,8 +7,7 @@
 // Prints the median of --steps timed steps after --warmup, images/s, model
 // TFLOP/s (METHOD 9.1) and, on CUDA, device memory in use.
 //
-//   bazel run //benchmarks:step_phases_bench -- --device=cuda --preset=base --image_size=224 \
-//       --batch=128 --bf16
+//   bazel run //benchmarks:step_phases_bench -- --device=cuda --preset=base --image_size=224 --batch=128 --bf16
 //   bazel run //benchmarks:step_phases_bench -- --preset=tiny --image_size=64 --batch=16 --threads=2
 #include <algorithm>
 #include <chrono>

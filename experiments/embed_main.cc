@@ -4,8 +4,8 @@
 // for one's own analysis.
 //
 //   bazel run //experiments:export -- --run_dir=runs/pretrain_tiny/<stamp>
-//   bazel run //experiments:embed -- --export_dir=runs/pretrain_tiny/<stamp>/export \
-//       --images=a.png,b.jpg --out=/tmp/embeddings.safetensors
+//   bazel run //experiments:embed -- --export_dir=runs/pretrain_tiny/<stamp>/export
+//       --images=a.png,b.jpg --out=/tmp/embeddings.safetensors   (one command line)
 //
 // Writes `embeddings` (images x D, float32; the mean of the encoder's output
 // tokens) with the image paths in the metadata (image_0, image_1, ...). An

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
     std::cout << resolved;
     return 0;
   }
+  // A config can be right and still not run here (run.device = "cuda" on a
+  // machine without a GPU): say so before the folder exists, too.
+  if (auto s = chexworld::CheckMachineCanRun(*config); !s.ok()) return Fail(2, std::string(s.message()));
   auto env = chexworld::DistributedFromEnvironment();
   if (!env.ok()) return Fail(2, std::string(env.status().message()));
   const bool writer = env->rank == 0;  // data-parallel ranks: rank 0 writes the run folder

@@ -228,6 +228,7 @@ int main(int argc, char** argv) {
       if (with_seeds) all.push_back("run.seed=" + r.seed);
       auto config = chexworld::LoadExperimentConfig(base, all);
       absl::Status complete = config.ok() ? chexworld::CheckExperimentComplete(*config) : config.status();
+      if (complete.ok()) complete = chexworld::CheckMachineCanRun(*config);
       if (!complete.ok()) {
         std::cerr << "error: variant '" << v.name() << "': " << complete.message() << "\n";
         return 2;

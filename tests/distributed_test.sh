@@ -63,7 +63,7 @@ expect_error "trainer.concurrent_shards = 3 does not divide data.batch_size = 8"
   --set=data.batch_size=8 --set=trainer.concurrent_shards=3
 expect_error "needs model.encoder.options.drop_path_rate = 0" \
   --set=data.batch_size=8 --set=trainer.concurrent_shards=2 --set=model.encoder.options.drop_path_rate=0.1
-expect_error "run.distributed_backend = \"nccl\" but this build has no NCCL" --set=run.distributed_backend=nccl
+expect_error "run.distributed_backend = \"nccl\" needs a CUDA run.device, not \"cpu\"" --set=run.distributed_backend=nccl
 expect_error "run.distributed_backend = \"mpi\" is not" --set=run.distributed_backend=mpi
 expect_error "builds an action network of .* set model.predictor.options.disable_action=true" --set=objective.name=ijepa
 echo "ok: bad settings fail before any work"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A training checkpoint exported by //experiments:export reads in Python
-# (Debian's /usr/bin/python3 with python3-torch) with plain torch.load, its
+# (the project's .venv: the same torch the build links) with plain torch.load, its
 # safetensors files parse by the format's definition, and every tensor equals
 # what the trainer itself exported. Then the Python package
 # (chexworld/python/chexworld_torch) against the C++ embedding and the
 # official outputs: tests/python_golden.py.
 set -euo pipefail
-run="$1"; export="$2"; config="$3"; embed="$4"; shared_sh="$5"
+run="$1"; export="$2"; config="$3"; embed="$4"; shared_sh="$5"; python_sh="$6"
 source "$(dirname "$0")/test_lib.sh"
+py="$(project_python "$python_sh")"
 work="${TEST_TMPDIR:-$(mktemp -d)}"
 export GLOG_minloglevel=1
 "$run" --config="$config" --set=data.dataset.options.cache_dir="$work/cache" --set=trainer.max_steps=10 \
@@ -21,10 +22,7 @@ for f in model encoder target_encoder predictor training_state; do
   [ -s "$work/run/export/$f.pt" ] && [ -s "$work/run/export/$f.safetensors" ] || fail "missing $f.pt / $f.safetensors"
 done
 expect_status 2 "$export" --run_dir="$work/run" --formats=onnx
-# python3-torch is a declared dependency (tools/install_deps.sh): its absence fails.
-/usr/bin/python3 -c 'import torch' 2> /dev/null ||
-  fail "Debian's python3-torch is missing (tools/install_deps.sh installs it): the export cannot be read back in Python"
-/usr/bin/python3 - "$work/run" <<'PY'
+"$py" - "$work/run" <<'PY'
 import json, struct, sys, torch
 run = sys.argv[1]
 ex = run + "/export/"
@@ -68,7 +66,7 @@ print("ok: Python reads every export,", len(model), "model tensors")
 PY
 
 # The package: same embeddings as the C++ tool, strict loads, official outputs.
-PYTHONPATH="$PWD/chexworld/python" /usr/bin/python3 "$(dirname "$0")/python_golden.py" "$work/run/export" "$embed" \
+PYTHONPATH="$PWD/chexworld/python" "$py" "$(dirname "$0")/python_golden.py" "$work/run/export" "$embed" \
   "$(shared_dir "$shared_sh")" "$work/golden" || fail "python_golden.py"
 # A file that does not decode is skipped, named and counted (status 1); the rest are embedded.
 printf '\x89PNG\r\n\x1a\n truncated' > "$work/corrupt.png"

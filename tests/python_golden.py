@@ -13,6 +13,11 @@ reference and the official model.
    an extra key is refused.
 3. The package's encoder and predictor reproduce the official CheXWorld
    outputs of ../shared/fixtures (when present) within 1e-5.
+4. The package's own .safetensors reader gives what the `safetensors` package
+   gives (tensors, dtypes, metadata), for every exported file and the C++
+   embeddings; and the package's writer is read back by `safetensors`.
+5. The exported encoder loads strictly into timm's VisionTransformer and its
+   pooled output equals the C++ embeddings within 1e-5.
 """
 import json
 import os
@@ -123,11 +128,15 @@ def compare(spec_dir, images, label):
     with torch.no_grad():
         py = torch.cat([encoder.embed(cw.prepare(spec, p)) for p in images])
     cw.write_safetensors({"embeddings": py}, out_py)
+    embeddings[label] = (images, cpp)
     diff = (cpp - py).abs().max().item()
     if not diff <= TOL:
         worst = (cpp - py).abs().max(dim=1).values.tolist()
         fail(f"{label}: C++ and Python embeddings differ by {diff:.3g} (per image {worst})")
     print(f"ok: {label}: {len(images)} images, C++ vs Python max |diff| {diff:.2e} (scale {cpp.abs().max().item():.2f})")
+
+
+embeddings = {}  # label -> (images, C++ embeddings)
 
 
 def variant_export():
@@ -211,8 +220,45 @@ def official_fixtures():
     print(f"ok: encoder and predictor match the official outputs {sorted(got)} within {worst:.2e}")
 
 
+def safetensors_package():
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    files = [os.path.join(export_dir, f) for f in sorted(os.listdir(export_dir)) if f.endswith(".safetensors")]
+    files += [os.path.join(work, f) for f in sorted(os.listdir(work)) if f.endswith(".st")]
+    if len(files) < 6:
+        fail(f"expected the exported .safetensors files and the embeddings, found {files}")
+    for path in files:
+        ours, meta = cw.read_safetensors(path)
+        theirs = load_file(path)
+        with safe_open(path, framework="pt") as f:
+            their_meta = f.metadata() or {}
+        if set(ours) != set(theirs):
+            fail(f"{path}: keys differ from the safetensors package: {sorted(set(ours) ^ set(theirs))}")
+        for k in ours:
+            if ours[k].dtype != theirs[k].dtype or not torch.equal(ours[k], theirs[k]):
+                fail(f"{path}: tensor {k} differs from the safetensors package")
+        if meta != their_meta:
+            fail(f"{path}: metadata {meta} differs from the safetensors package's {their_meta}")
+    print(f"ok: chexworld_torch's safetensors reader equals the safetensors package on {len(files)} files")
+
+
+def timm_encoder():
+    images, cpp = embeddings["exported"]
+    vit = cw.load_timm_encoder(export_dir)
+    spec = cw.load_spec(os.path.join(export_dir, "preprocessing.json"))
+    with torch.no_grad():
+        got = torch.cat([vit(cw.prepare(spec, p)) for p in images])
+    diff = (got - cpp).abs().max().item()
+    if not diff <= TOL:
+        fail(f"timm's VisionTransformer with the exported weights differs from the C++ embeddings by {diff:.3g}")
+    print(f"ok: the export loads strictly into timm's VisionTransformer: {len(images)} images, "
+          f"max |diff| to C++ {diff:.2e}")
+
+
 images = write_images()
 compare(export_dir, images, "exported")
 compare(variant_export(), images, "variant")
 strict_loading(images)
 official_fixtures()
+safetensors_package()
+timm_encoder()

@@ -49,6 +49,25 @@ grep -q "warmup_epochs = 1: must be shorter" "$work/bad.log" || { cat "$work/bad
 [ ! -e "$work/bad_sweep" ] || fail "a sweep folder was made for a bad config"
 echo "ok: cross-field rules refuse with status 2 before a run or sweep folder exists"
 
+# A machine without a GPU: run.device = cuda fails at once, in one line, before
+# any folder exists (the config itself is fine: --print_resolved shows it).
+if ! nvidia-smi -L > /dev/null 2>&1; then
+  rm -rf "$work/bad"
+  expect_status 2 "$run" --config="$config" "${cache[@]}" --set=run.device=cuda --run_dir="$work/bad" > "$work/bad.log" 2>&1
+  [ "$(grep -c . "$work/bad.log")" = 1 ] && grep -q "^error: no CUDA device: run.device = \"cuda\"" "$work/bad.log" ||
+    { cat "$work/bad.log"; fail "run.device=cuda without a GPU did not fail in one 'no CUDA device' line"; }
+  [ ! -e "$work/bad" ] || fail "a run folder was made for run.device=cuda without a GPU"
+  expect_status 2 "$sweep" --sweep="$sweep_config" --sweep_dir="$work/bad_sweep" --set=run.device=cuda \
+    --set=trainer.concurrent_shards=1 > "$work/bad.log" 2>&1
+  grep -q "no CUDA device" "$work/bad.log" && [ ! -e "$work/bad_sweep" ] || { cat "$work/bad.log"; fail "the sweep on cuda"; }
+  "$run" --config="$config" "${cache[@]}" --set=run.device=cuda --set=trainer.concurrent_shards=1 --print_resolved \
+    > /dev/null ||
+    fail "--print_resolved refused a cuda config on a CPU machine"
+  echo "ok: run.device=cuda without a GPU fails at once with 'no CUDA device', no folder"
+else
+  skip_part "the no-GPU refusal of run.device=cuda (this machine has a GPU)"
+fi
+
 sed 's/patch_size: 8/pach_size: 8/' "$config" > "$work/typo.textproto"
 expect_status 2 "$run" --config="$work/typo.textproto" --print_resolved > "$work/typo.log" 2>&1
 grep -q "typo.textproto:[0-9]*:[0-9]*: .*no field named \"pach_size\". Did you mean 'patch_size'?" "$work/typo.log" ||

@@ -64,4 +64,18 @@ shared_dir() {
 
 # skip_part WHAT: a part of the test that did not run, in the line the test
 # summary (tools/test.sh, .ci/run) collects and counts.
+# project_python SH: the project's Python (.venv: the pinned torch, numpy,
+# h5py, safetensors, timm). SH is @libtorch//:python.sh. A declared
+# dependency: its absence fails the test.
+project_python() {
+  local CHEXWORLD_PYTHON=""
+  # shellcheck disable=SC1090
+  source "$1"
+  [ -n "$CHEXWORLD_PYTHON" ] && [ -x "$CHEXWORLD_PYTHON" ] ||
+    fail "the project's Python environment (.venv) is missing: run tools/install_deps.sh"
+  "$CHEXWORLD_PYTHON" -c 'import torch, numpy, h5py, safetensors, timm' ||
+    fail "$CHEXWORLD_PYTHON lacks a pinned package: run tools/install_deps.sh"
+  echo "$CHEXWORLD_PYTHON"
+}
+
 skip_part() { echo "SKIPPED: $*"; }

@@ -163,7 +163,7 @@ class LinearProbe : public Evaluator {
       out.test_scores = Probabilities(linear(xte), data.multiclass);
       const bool multiclass = data.multiclass;
       std::shared_ptr<Encoder> enc;  // loaded on the first shifted set
-      out.score_images = [=, &ctx](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
+      out.score_images = [=, this, &ctx](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
         if (enc == nullptr) {
           ASSIGN_OR_RETURN(enc, LoadEncoder(ctx, src));
           enc->to(ctx.device);
@@ -213,7 +213,7 @@ class Knn : public Evaluator {
       Fitted out;
       out.test_scores = vote(Rows(nf, data.test));
       std::shared_ptr<Encoder> enc;
-      out.score_images = [=, &ctx](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
+      out.score_images = [=, this, &ctx](const std::vector<GrayImage>& images) mutable -> absl::StatusOr<std::vector<double>> {
         if (enc == nullptr) {
           ASSIGN_OR_RETURN(enc, LoadEncoder(ctx, src));
           enc->to(ctx.device);

@@ -282,6 +282,26 @@ TEST(AttentionCoreTest, FusedMatchesReferenceForwardAndBackward) {
   EXPECT_FALSE(FusedAttentionApplies(torch::zeros({4, 6})));
 }
 
+// SDPA (the CUDA path, and the CPU path with the fused kernels off) against
+// the reference, forward and input gradient, with the official scale and
+// another one (SDPA takes the scale as an argument).
+TEST(AttentionCoreTest, SdpaMatchesReferenceForwardAndBackward) {
+  for (double scale_factor : {1.0, 0.5}) {
+    torch::manual_seed(11);
+    const int64_t b = 2, n = 29, heads = 3, d = 16, c = heads * d;
+    auto x1 = (torch::randn({b, n, 3 * c}) * 2.0).requires_grad_(true);
+    auto x2 = x1.detach().clone().requires_grad_(true);
+    const double scale = scale_factor / std::sqrt(static_cast<double>(d));
+    auto ref = AttentionCoreReference(x1, heads, scale);
+    auto sdpa = AttentionCoreSdpa(x2, heads, scale);
+    EXPECT_TRUE(torch::allclose(sdpa, ref, 1e-5, 1e-5)) << (sdpa - ref).abs().max().item<double>();
+    auto g = torch::randn_like(ref);
+    ref.backward(g);
+    sdpa.backward(g);
+    EXPECT_TRUE(torch::allclose(x2.grad(), x1.grad(), 1e-4, 1e-5)) << (x2.grad() - x1.grad()).abs().max().item<double>();
+  }
+}
+
 // The vectorised GELU against erf in double over the whole float range that
 // matters: relative error within 2e-6 where GELU is representable (the left
 // tail included, where exp(-x^2 / 2) adds x^2 / 2 roundings of 6e-8), its
@@ -402,11 +422,9 @@ TEST(FusedCpuKernelsTest, ApplyOnlyToFloatCpuOutsideAutocastAndCanBeTurnedOff) {
   EXPECT_FALSE(FusedCpuApplies(torch::zeros({2, 8}, torch::kDouble)));
   EXPECT_FALSE(FusedCpuApplies(torch::zeros({2, 8}, torch::kBFloat16)));
   EXPECT_FALSE(FusedCpuApplies(torch::zeros({0, 8})));
-#if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 4)
-  at::autocast::set_cpu_enabled(true);
+  at::autocast::set_autocast_enabled(at::kCPU, true);
   EXPECT_FALSE(FusedCpuApplies(torch::zeros({2, 8})));
-  at::autocast::set_cpu_enabled(false);
-#endif
+  at::autocast::set_autocast_enabled(at::kCPU, false);
   SetFusedCpuKernels(false);
   EXPECT_FALSE(FusedCpuApplies(torch::zeros({2, 8})));
   SetFusedCpuKernels(true);

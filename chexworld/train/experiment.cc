@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <optional>
 #include <tuple>
 
 #include <glog/logging.h>
@@ -159,8 +160,17 @@ absl::Status CheckRunConfig(const RunConfig& r) {
     return absl::InvalidArgumentError(
         absl::StrCat("run.distributed_backend = \"", b, "\" is not \"auto\", \"gloo\" or \"nccl\""));
   }
-  if (b == "nccl" && !BuiltWithNccl()) {
-    return ResolveBackend(b, torch::Device(torch::kCUDA)).status();
+  if (b == "nccl") {
+    // The backend against the configured device (whether this machine has one
+    // is CheckMachineCanRun's question, not the config's).
+    const std::string d = r.device().empty() ? "cpu" : r.device();
+    std::optional<torch::Device> device;
+    try {
+      device.emplace(d);
+    } catch (const std::exception&) {
+      return absl::InvalidArgumentError(absl::StrCat("run.device = \"", d, "\" is not a torch device string"));
+    }
+    RETURN_IF_ERROR(ResolveBackend(b, *device).status());
   }
   if (r.rendezvous_timeout_s() < 0) return absl::InvalidArgumentError("run.rendezvous_timeout_s must be >= 0 (0 = 300)");
   if (r.collective_timeout_s() < 0) return absl::InvalidArgumentError("run.collective_timeout_s must be >= 0 (0 = 300)");
@@ -226,6 +236,8 @@ absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
   }
   return absl::OkStatus();
 }
+
+absl::Status CheckMachineCanRun(const ExperimentConfig& c) { return ParseDevice(c.run().device()).status(); }
 
 bool RunIsFinished(const ExperimentConfig& config, const std::string& run_dir) {
   if (!PathExists(run_dir + "/report.html")) return false;

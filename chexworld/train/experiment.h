@@ -22,6 +22,11 @@ namespace chexworld {
 // fail later.
 absl::Status CheckExperimentComplete(const ExperimentConfig& config);
 
+// What this machine must have for the config to run, apart from its rules:
+// the device (run.device = "cuda" without a GPU fails with "no CUDA device:
+// ..."). The runner and the sweep check it before any folder is made.
+absl::Status CheckMachineCanRun(const ExperimentConfig& config);
+
 // True when `run_dir` holds a run of `config` that ran to its end (its report,
 // its pretraining summary and its evaluation summary, as the config asks).
 bool RunIsFinished(const ExperimentConfig& config, const std::string& run_dir);

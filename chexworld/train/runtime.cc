@@ -76,8 +76,14 @@ absl::StatusOr<torch::Device> ParseDevice(const std::string& device) {
     torch::Device dev(d);
     if (dev.is_cuda() && !torch::cuda::is_available()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "run.device = \"", d, "\" but this libtorch has no CUDA device (build against a CUDA libtorch: "
-          "CHEXWORLD_LIBTORCH, see README)"));
+          "no CUDA device: run.device = \"", d, "\", but ",
+          torch::hasCUDA() ? "the CUDA runtime finds no GPU on this machine (no driver, or CUDA_VISIBLE_DEVICES hides them)"
+                           : "this libtorch was built without CUDA",
+          "; use run.device = \"cpu\""));
+    }
+    if (dev.is_cuda() && dev.has_index() && dev.index() >= static_cast<int>(torch::cuda::device_count())) {
+      return absl::FailedPreconditionError(absl::StrCat("no CUDA device: run.device = \"", d, "\", but this machine has ",
+                                                        torch::cuda::device_count(), " CUDA device(s)"));
     }
     return dev;
   } catch (const std::exception& e) {

@@ -43,7 +43,7 @@ absl::Status WriteChromeTrace(const std::vector<prof::KinetoEvent>& events, cons
   for (const auto& e : events) {
     const bool device = e.deviceType() != c10::DeviceType::CPU;
     absl::StrAppend(&json, first ? "" : ",\n", "{\"name\":\"", JsonEscape(e.name()), "\",\"ph\":\"X\",\"cat\":\"",
-                    device ? "kernel" : "cpu_op", "\",\"ts\":", e.startUs(), ",\"dur\":", e.durationUs(),
+                    device ? "kernel" : "cpu_op", "\",\"ts\":", e.startNs() / 1000.0, ",\"dur\":", e.durationNs() / 1000.0,
                     ",\"pid\":", device ? 1 : 0, ",\"tid\":", device ? e.deviceResourceId() : e.startThreadId(), "}");
     first = false;
   }
@@ -114,7 +114,7 @@ absl::Status StepProfiler::After(int64_t iteration) {
     if (e.deviceType() != c10::DeviceType::CPU || e.startThreadId() != thread_id_) continue;
     auto& [calls, us] = ops[e.name()];
     ++calls;
-    us += e.durationUs();
+    us += e.durationNs() / 1000;
     if (e.name() == "aten::_local_scalar_dense") ++syncs;  // aten::item calls it: count one
   }
   std::vector<std::pair<std::string, std::pair<int64_t, uint64_t>>> rows(ops.begin(), ops.end());

@@ -1,6 +1,8 @@
 #include "chexworld/models/checkpoint/state_dict.h"
 
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <set>
 #include <sstream>
@@ -88,8 +90,27 @@ absl::StatusOr<LoadReport> LoadStateDict(torch::nn::Module& module, const NamedT
 absl::Status SaveStateDict(const NamedTensors& tensors, const std::string& path) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  return WriteFileAtomically(path, std::string(bytes.begin(), bytes.end()));
+  // The archive torch::pickle_save writes, but with the dict pickled as
+  // torch.save pickles one: without TorchScript's type tag (a call of
+  // torch.jit._pickle.restore_type_tag), which torch.load's weights_only mode
+  // (the default since PyTorch 2.6) refuses.
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* b, size_t n) { pickle.insert(pickle.end(), b, b + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(c10::IValue(dict));
+  pickler.stop();
+  std::string bytes;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
+      bytes.append(static_cast<const char*>(p), n);
+      return n;
+    });
+    torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+    writer.writeEndOfFile();
+  }
+  return WriteFileAtomically(path, bytes);
 }
 
 }  // namespace chexworld

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
-#include <torch/version.h>
 
 #include <cmath>
 
@@ -119,31 +118,13 @@ at::Tensor AttentionCoreReference(const at::Tensor& qkv, int64_t heads, double s
   return at::matmul(attn, v).transpose(1, 2).reshape({b, n, c});
 }
 
-bool SdpaAvailable() {
-#if CHEXWORLD_HAVE_SDPA
-  return true;
-#else
-  return false;
-#endif
-}
-
 at::Tensor AttentionCoreSdpa(const at::Tensor& qkv, int64_t heads, double scale) {
-#if CHEXWORLD_HAVE_SDPA
   const int64_t b = qkv.size(0), n = qkv.size(1), c = qkv.size(2) / 3, d = c / heads;
   auto parts = qkv.reshape({b, n, 3, heads, d}).permute({2, 0, 3, 1, 4});
   auto q = parts[0], k = parts[1], v = parts[2];  // [B, h, N, d]
-  // SDPA scales by 1/sqrt(d) (its scale argument only exists from 2.1): fold
-  // any other scale into q.
-  const double default_scale = 1.0 / std::sqrt(static_cast<double>(d));
-  if (std::abs(scale - default_scale) > 1e-12 * default_scale) q = q * (scale / default_scale);
-  return at::scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape({b, n, c});
-#else
-  TORCH_CHECK(false, "scaled_dot_product_attention needs libtorch 2.0 or later (this is ", TORCH_VERSION, ")");
-  (void)qkv;
-  (void)heads;
-  (void)scale;
-  return {};
-#endif
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/false, scale)
+      .transpose(1, 2)
+      .reshape({b, n, c});
 }
 
 bool FusedAttentionApplies(const at::Tensor& qkv) {
@@ -160,8 +141,7 @@ at::Tensor AttentionCoreFusedCpu(const at::Tensor& qkv, int64_t heads, double sc
 
 at::Tensor AttentionCore(const at::Tensor& qkv, int64_t heads, double scale) {
   if (FusedCpuKernelsEnabled() && FusedAttentionApplies(qkv)) return AttentionCoreFusedCpu(qkv, heads, scale);
-  if (SdpaAvailable()) return AttentionCoreSdpa(qkv, heads, scale);
-  return AttentionCoreReference(qkv, heads, scale);
+  return AttentionCoreSdpa(qkv, heads, scale);
 }
 
 }  // namespace chexworld

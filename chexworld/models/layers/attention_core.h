@@ -6,44 +6,32 @@
 // Three implementations with the same result (to float rounding):
 //  - AttentionCoreReference: composite libtorch ops, any device and dtype;
 //    materialises the [B, h, N, N] scores.
-//  - AttentionCoreSdpa: at::scaled_dot_product_attention (libtorch 2.0 and
-//    later, chosen at compile time from TORCH_VERSION_MAJOR): flash or
-//    memory-efficient attention on CUDA, bf16 under autocast. Written against
-//    the documented 2.x API; not compiled or run on the development machines
-//    (libtorch 1.13, no GPU).
+//  - AttentionCoreSdpa: at::scaled_dot_product_attention: flash or
+//    memory-efficient attention on CUDA (bf16 under autocast), libtorch's
+//    own fused kernels on CPU.
 //  - AttentionCoreFusedCpu: float32 CPU only. One single-threaded BLAS call per
 //    (sample, head) pair, pairs spread over torch's intra-op threads, reading
 //    q/k/v and writing outputs and gradients in place through strides. This
 //    avoids libtorch's bmm on CPU, which multiplies batch items one after the
 //    other with a multi-threaded GEMM each (small products, poor scaling), and
 //    the permute/contiguous copies around it. Not twice differentiable.
-// AttentionCore picks the fused CPU path where it applies, else SDPA where
-// the libtorch has it, else the reference.
+// AttentionCore picks the fused CPU path where it applies (and is switched
+// on), else SDPA.
 #ifndef CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
 #define CHEXWORLD_MODELS_LAYERS_ATTENTION_CORE_H_
 
 #include <ATen/core/Tensor.h>
-#include <torch/version.h>
-
-#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
-#define CHEXWORLD_HAVE_SDPA 1
-#else
-#define CHEXWORLD_HAVE_SDPA 0
-#endif
 
 namespace chexworld {
 
 at::Tensor AttentionCoreReference(const at::Tensor& qkv, int64_t heads, double scale);
 at::Tensor AttentionCoreFusedCpu(const at::Tensor& qkv, int64_t heads, double scale);
-at::Tensor AttentionCoreSdpa(const at::Tensor& qkv, int64_t heads, double scale);  // libtorch >= 2.0
-
-// Whether this build has AttentionCoreSdpa.
-bool SdpaAvailable();
+at::Tensor AttentionCoreSdpa(const at::Tensor& qkv, int64_t heads, double scale);
 
 // True where AttentionCoreFusedCpu applies: a float32 CPU tensor [B, N, 3C].
 bool FusedAttentionApplies(const at::Tensor& qkv);
 
-// The fused path where it applies, else the reference.
+// The fused path where it applies, else SDPA.
 at::Tensor AttentionCore(const at::Tensor& qkv, int64_t heads, double scale);
 
 }  // namespace chexworld

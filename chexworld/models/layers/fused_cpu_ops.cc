@@ -4,7 +4,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/autograd.h>
-#include <torch/version.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -28,13 +27,7 @@ std::atomic<bool>& EnabledFlag() {
   return enabled;
 }
 
-bool CpuAutocastOn() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  return at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  return at::autocast::is_cpu_enabled();
-#endif
-}
+bool CpuAutocastOn() { return at::autocast::is_autocast_enabled(at::kCPU); }
 
 int64_t Chunks(int64_t rows) { return (rows + kRowsPerChunk - 1) / kRowsPerChunk; }
 

@@ -6,8 +6,11 @@
     x = cw.prepare(spec, "chest.png")           # (1, C, S, S), the export's preprocessing
     embedding = encoder.embed(x)                # (1, D): mean of the output tokens
 
-Needs torch and numpy only (Debian: python3-torch); JPEG input also needs
-Pillow. Put chexworld/python on PYTHONPATH.
+    vit = cw.load_timm_encoder("runs/pretrain_tiny/<stamp>/export")  # the same encoder as timm's ViT
+
+Needs torch and numpy only (tools/install_deps.sh puts them, and timm and
+Pillow, into the project's .venv); JPEG input also needs Pillow, and
+load_timm_encoder timm. Put chexworld/python on PYTHONPATH.
 """
 import json
 import os
@@ -16,8 +19,8 @@ from .models import ConditionedPredictor, VisionTransformer
 from .preprocess import load_spec, prepare
 from .weights import read_safetensors, read_weights
 
-__all__ = ["ConditionedPredictor", "VisionTransformer", "load_encoder", "load_predictor", "load_spec", "prepare",
-           "read_safetensors", "read_weights", "write_safetensors"]
+__all__ = ["ConditionedPredictor", "VisionTransformer", "load_encoder", "load_predictor", "load_spec",
+           "load_timm_encoder", "prepare", "read_safetensors", "read_weights", "write_safetensors"]
 
 
 def _architecture(export_dir):
@@ -41,6 +44,25 @@ def load_encoder(export_dir, weights="target_encoder.pt"):
     prefix = "target_encoder." if os.path.basename(path).startswith("model.") else None
     model.load_state_dict(read_weights(path, prefix), strict=True)
     return model.eval(), load_spec(os.path.join(export_dir, "preprocessing.json"))
+
+
+def load_timm_encoder(export_dir, weights="target_encoder.pt"):
+    """The encoder as timm's VisionTransformer, in eval mode: no class token,
+    mean pooling of the final LayerNorm's tokens (fc_norm off), the fixed
+    sin-cos positions as its pos_embed. The parameter names are the same, so
+    the weights load with strict=True; model(x) gives embed()'s (B, D)."""
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+    arch = _architecture(export_dir)["encoder"]
+    if arch["name"] != "vit":
+        raise ValueError(f"{export_dir}/architecture.json: encoder '{arch['name']}' is not a vit")
+    a = arch["options"]
+    model = TimmViT(img_size=a["image_size"], patch_size=a["patch_size"], in_chans=a["in_channels"], num_classes=0,
+                    embed_dim=a["embed_dim"], depth=a["depth"], num_heads=a["num_heads"], mlp_ratio=a["mlp_ratio"],
+                    qkv_bias=True, class_token=False, global_pool="avg", fc_norm=False)
+    path = _weights_path(export_dir, weights)
+    prefix = "target_encoder." if os.path.basename(path).startswith("model.") else None
+    model.load_state_dict(read_weights(path, prefix), strict=True)
+    return model.eval()
 
 
 def load_predictor(export_dir, weights="predictor.pt"):

@@ -1,7 +1,7 @@
 """The CheXWorld encoder (an I-JEPA ViT: no class token, fixed 2-D sin-cos
 positions) and predictor (mask tokens at relative offsets, conditioned on the
 appearance action), with the official parameter names, so that the exported
-state dicts load with strict=True. Plain torch (1.13 or 2.x)."""
+state dicts load with strict=True. Plain torch 2.x."""
 import math
 
 import torch
