@@ -1,11 +1,12 @@
 // One pretraining step split into its phases, on CPU or CUDA: forward (the
 // registered "chexworld" objective, four predictor passes), backward,
 // optimizer (registered AdamW over the official parameter groups) and EMA.
-// Each phase is bracketed by a device synchronisation (on CUDA
-// torch::cuda::synchronize, so the phase's kernels are inside its interval);
-// the "step" row is timed without any bracket, as the trainer runs it.
+// The phases run back to back as the trainer runs them; on CUDA each is timed
+// by events on the stream (no synchronisation between phases: the device
+// time of each), on CPU by the clock. The "step" row is the whole step.
 // Prints the median of --steps timed steps after --warmup, images/s, model
-// TFLOP/s (METHOD 9.1) and, on CUDA, device memory in use.
+// TFLOP/s (METHOD 9.1) and, on CUDA, the caching allocator's peak allocated
+// and reserved bytes and the device memory in use.
 //
 //   bazel run //benchmarks:step_phases_bench -- --device=cuda --preset=base --image_size=224 --batch=128 --bf16
 //   bazel run //benchmarks:step_phases_bench -- --preset=tiny --image_size=64 --batch=16 --threads=2
@@ -27,6 +28,7 @@
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/objective.h"
 #include "chexworld/train/autocast.h"
+#include "chexworld/train/cuda_util.h"
 #include "chexworld/train/flops.h"
 #include "chexworld/train/param_groups.h"
 #include "chexworld/train/runtime.h"
@@ -45,12 +47,6 @@ DEFINE_int32(steps, 10, "timed steps (the median is reported)");
 
 namespace chexworld {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-void Sync(const torch::Device& d) {
-  if (d.is_cuda()) torch::cuda::synchronize();
-}
 
 WorldModelBatch SyntheticBatch(int64_t b, int64_t size, int64_t grid, const torch::Device& device) {
   MultiblockMasker masker(*ResolveMultiblockOptions(MultiblockOptions()));
@@ -132,24 +128,27 @@ int Main() {
       {"ema", [&] { EmaUpdate(*target, *enc, 0.996); }},
   };
   std::map<std::string, std::vector<double>> ms;
-  double peak_gib = -1;
+  PhaseTimer timer(device);
+  ResetCudaPeaks(device);
+  CudaMemory peak;
   for (int i = 0; i < FLAGS_warmup + FLAGS_steps; ++i) {
-    const bool timed = i >= FLAGS_warmup;
+    timer.Mark();
     for (const auto& [name, run] : phases) {
-      Sync(device);
-      const auto t0 = Clock::now();
       run();
-      Sync(device);
-      if (timed) ms[name].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      timer.Mark();
     }
-    // The same four phases back to back, synchronised only at the end.
-    Sync(device);
-    const auto t0 = Clock::now();
-    for (const auto& [name, run] : phases) run();
-    Sync(device);
-    if (timed) ms["step"].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    const int64_t in_use = CudaMemoryInUse();
-    if (in_use >= 0) peak_gib = std::max(peak_gib, in_use / 1073741824.0);
+    const std::vector<double> phase_ms = timer.Milliseconds();  // waits for the step's last event
+    if (i < FLAGS_warmup) continue;
+    double step = 0;
+    for (size_t k = 0; k < phases.size(); ++k) {
+      ms[phases[k].first].push_back(phase_ms[k]);
+      step += phase_ms[k];
+    }
+    ms["step"].push_back(step);
+    const CudaMemory m = ReadCudaMemory(device);
+    peak.in_use = std::max(peak.in_use, m.in_use);
+    peak.peak_allocated = std::max(peak.peak_allocated, m.peak_allocated);
+    peak.peak_reserved = std::max(peak.peak_reserved, m.peak_reserved);
   }
   std::printf("device %s, vit_%s/%d, batch %d, predictor %dx%d, %s, Ke %ld, Kp %ld; median of %d steps\n",
               device.str().c_str(), FLAGS_preset.c_str(), FLAGS_image_size, FLAGS_batch, FLAGS_predictor_dim,
@@ -161,7 +160,10 @@ int Main() {
   const double step_s = Median(ms["step"]) / 1000;
   std::printf("images/s %.1f, model %.1f GFLOP/image, %.2f TFLOP/s", FLAGS_batch / step_s,
               flops / FLAGS_batch / 1e9, flops / step_s / 1e12);
-  if (peak_gib >= 0) std::printf(", CUDA memory in use %.2f GiB", peak_gib);
+  if (peak.peak_allocated >= 0) {
+    std::printf(", CUDA peak allocated %.2f GiB, peak reserved %.2f GiB, in use %.2f GiB",
+                peak.peak_allocated / 1073741824.0, peak.peak_reserved / 1073741824.0, peak.in_use / 1073741824.0);
+  }
   std::printf("\n");
   return 0;
 }

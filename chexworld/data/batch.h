@@ -62,6 +62,14 @@ struct WorldModelBatch {
     return views;
   }
   bool packed() const { return packed_float_.defined(); }
+  // fn(tensor) for every defined field.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    Map([&](const torch::Tensor& t) {
+      fn(t);
+      return t;
+    });
+  }
   // Samples [begin, end) of every tensor (views, no copy).
   WorldModelBatch Slice(int64_t begin, int64_t end) const {
     return Map([&](const torch::Tensor& t) { return t.slice(0, begin, end); });

@@ -34,6 +34,9 @@
 namespace chexworld {
 namespace {
 
+// A figure that does not apply (CUDA memory on a CPU run: -1) is "n/a".
+std::string OrNa(int64_t v) { return v < 0 ? "n/a" : absl::StrCat(v); }
+
 absl::Status Require(bool present, absl::string_view field, absl::string_view why) {
   if (present) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("config field '", field, "' is required ", why));
@@ -146,7 +149,9 @@ absl::Status Pretrain(const ExperimentConfig& config, const std::string& run_dir
                                     summary.data_wait_seconds / std::max(summary.elapsed_seconds, 1e-9),
                                     "\nmodel_gflop_per_image: ", summary.model_flops_per_image / 1e9,
                                     "\nachieved_tflops: ", summary.achieved_tflops,
-                                    "\npeak_cuda_memory_bytes: ", summary.peak_device_bytes,
+                                    "\npeak_cuda_allocated_bytes: ", OrNa(summary.peak_memory.peak_allocated),
+                                    "\npeak_cuda_reserved_bytes: ", OrNa(summary.peak_memory.peak_reserved),
+                                    "\npeak_cuda_in_use_bytes: ", OrNa(summary.peak_memory.in_use),
                                     "\ncheckpoint: \"", summary.last_checkpoint, "\"\n");
   for (const auto& [k, v] : summary.last_terms) absl::StrAppend(&report, k, ": ", v, "\n");
   return WriteFileAtomically(run_dir + "/summary.txt", report);

@@ -49,6 +49,7 @@ struct LoopState {
   std::unique_ptr<StepLog> log;
   std::unique_ptr<ShardedStep> step;
   std::unique_ptr<StepProfiler> profiler;
+  std::unique_ptr<DeviceCopier> copier;  // host batches to the device (a side stream on CUDA)
 };
 
 namespace {
@@ -163,6 +164,8 @@ absl::Status Pretrainer::Prepare(bool resume, LoopState& s) {
   ASSIGN_OR_RETURN(ProfileWindow window, ParseProfileWindow(config_.run().profile_steps()));
   if (!writer) window = ProfileWindow();
   s.profiler = std::make_unique<StepProfiler>(window, run_dir_ + "/profile", device_.is_cuda());
+  s.copier = std::make_unique<DeviceCopier>(device_);
+  ResetCudaPeaks(device_);
 
   c_.encoder->train();
   c_.predictor->train();
@@ -198,7 +201,7 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
   f.lr = c_.lr->Value(it);
   f.weight_decay = c_.weight_decay->Value(it);
   c_.optimizer->SetHyperparameters(f.lr, f.weight_decay);
-  WorldModelBatch b = next->To(device_);
+  WorldModelBatch b = s.copier->ToDevice(*next);
   {
     // Mask lengths vary from batch to batch: count every micro-batch's FLOPs.
     StepShape shape;
@@ -258,9 +261,8 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
 
 absl::Status Pretrainer::ReadStatistics(LoopState& s) {
   bool stop = false;
-  const int64_t in_use = device_.is_cuda() ? CudaMemoryInUse() : -1;
-  ASSIGN_OR_RETURN(std::vector<StepRow> rows,
-                   s.log->Drain(*c_.communicator, s.stop_requested, &stop, in_use < 0 ? -1 : in_use / 1073741824.0));
+  const CudaMemory memory = ReadCudaMemory(device_);
+  ASSIGN_OR_RETURN(std::vector<StepRow> rows, s.log->Drain(*c_.communicator, s.stop_requested, &stop, memory));
   if (stop) s.stop_agreed = true;
   const TrainerConfig& tc = config_.trainer();
   for (const StepRow& r : rows) {
@@ -301,7 +303,9 @@ absl::Status Pretrainer::ReadStatistics(LoopState& s) {
   s.summary.images_per_second = s.done_this_run * s.batch_size / std::max(elapsed, 1e-9);
   s.summary.model_flops_per_image = s.model_flops / std::max<double>(1, s.done_this_run * s.batch_size);
   s.summary.achieved_tflops = s.model_flops * c_.communicator->world_size() / std::max(elapsed, 1e-9) / 1e12;
-  if (device_.is_cuda()) s.summary.peak_device_bytes = std::max(s.summary.peak_device_bytes, in_use);
+  s.summary.peak_memory.in_use = std::max(s.summary.peak_memory.in_use, memory.in_use);
+  s.summary.peak_memory.peak_allocated = std::max(s.summary.peak_memory.peak_allocated, memory.peak_allocated);
+  s.summary.peak_memory.peak_reserved = std::max(s.summary.peak_memory.peak_reserved, memory.peak_reserved);
   if (s.iteration % s.log_every == 0 || s.iteration == s.total) {
     s.log->Flush();
     if (rows.empty()) return absl::OkStatus();
@@ -361,8 +365,11 @@ absl::StatusOr<PretrainSummary> Pretrainer::Finish(LoopState& s) {
             << " TFLOP/s of model FLOPs; waited for data "
             << absl::StrFormat("%.1f%%", 100.0 * s.summary.data_wait_seconds / std::max(s.summary.elapsed_seconds, 1e-9))
             << " of the time; peak host RSS " << absl::StrFormat("%.0f", PeakHostRssMiB()) << " MiB"
-            << (s.summary.peak_device_bytes >= 0
-                    ? absl::StrFormat("; peak CUDA memory in use %.2f GiB", s.summary.peak_device_bytes / 1073741824.0)
+            << (s.summary.peak_memory.peak_allocated >= 0
+                    ? absl::StrFormat("; CUDA peak allocated %.2f GiB, reserved %.2f GiB, in use %.2f GiB",
+                                      s.summary.peak_memory.peak_allocated / 1073741824.0,
+                                      s.summary.peak_memory.peak_reserved / 1073741824.0,
+                                      s.summary.peak_memory.in_use / 1073741824.0)
                     : "");
   return s.summary;
 }

@@ -43,6 +43,7 @@
 #include "chexworld/objectives/objective.h"
 #include "chexworld/proto/experiment.pb.h"
 #include "chexworld/train/checkpoint_dir.h"
+#include "chexworld/train/cuda_util.h"
 #include "chexworld/train/distributed.h"
 #include "chexworld/train/schedules.h"
 
@@ -73,7 +74,7 @@ struct PretrainSummary {
   // Of this process's micro-batches (METHOD 9.1; mask lengths vary by batch):
   double model_flops_per_image = 0;  // forward + backward, all passes
   double achieved_tflops = 0;        // model FLOPs per second, all ranks, /1e12
-  int64_t peak_device_bytes = -1;    // peak CUDA memory allocated (-1: not CUDA)
+  CudaMemory peak_memory;            // the largest figures read during the run (-1s: not CUDA)
   std::string last_checkpoint;
 };
 

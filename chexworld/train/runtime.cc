@@ -62,14 +62,6 @@ BlasInfo DescribeBlas() {
   return info;
 }
 
-int64_t CudaMemoryInUse() {
-  using MemGetInfo = int (*)(size_t*, size_t*);
-  static const MemGetInfo fn = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
-  size_t free_bytes = 0, total_bytes = 0;
-  if (fn == nullptr || fn(&free_bytes, &total_bytes) != 0) return -1;
-  return static_cast<int64_t>(total_bytes - free_bytes);
-}
-
 absl::StatusOr<torch::Device> ParseDevice(const std::string& device) {
   const std::string d = device.empty() ? "cpu" : device;
   try {

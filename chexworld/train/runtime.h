@@ -25,11 +25,6 @@ struct BlasInfo {
 
 BlasInfo DescribeBlas();
 
-// Memory in use on the current CUDA device (cudaMemGetInfo, as nvidia-smi
-// counts it: the caching allocator's reserve included), or -1 when the CUDA
-// runtime is not loaded. Looked up at run time: CPU builds need no CUDA.
-int64_t CudaMemoryInUse();
-
 // Sets torch's intra-op threads (0 = all cores), checks the device string and
 // logs threads + BLAS (a warning for the reference or pthread BLAS).
 absl::StatusOr<torch::Device> ConfigureRuntime(const RunConfig& run);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "chexworld/core/failpoints.h"
 #include "chexworld/core/paths.h"
@@ -12,6 +13,11 @@
 
 namespace chexworld {
 namespace {
+
+constexpr double kGib = 1073741824.0;
+
+// A memory figure in GiB, or "n/a" where it does not apply (-1: not CUDA).
+std::string Gib(int64_t bytes) { return bytes < 0 ? "n/a" : absl::StrFormat("%.3f", bytes / kGib); }
 
 // The complete rows of an earlier metrics.csv before `iteration`, and the
 // run's first loss (column 4) if they hold it.
@@ -77,7 +83,7 @@ void StepLog::Add(const StepFacts& facts, const ObjectiveOutput& out, const torc
 }
 
 absl::StatusOr<std::vector<StepRow>> StepLog::Drain(Communicator& communicator, bool stop_requested, bool* stop,
-                                                    double cuda_memory_gib) {
+                                                    const CudaMemory& memory) {
   torch::NoGradGuard no_grad;
   *stop = stop_requested;
   std::vector<StepRow> rows;
@@ -106,7 +112,7 @@ absl::StatusOr<std::vector<StepRow>> StepLog::Drain(Communicator& communicator, 
     row.pred_std = x[width - 3];
     row.target_std = x[width - 2];
     row.grad_norm = x[width - 1];
-    row.cuda_memory_gib = cuda_memory_gib;
+    row.memory = memory;
     rows.push_back(std::move(row));
   }
   facts_.clear();
@@ -122,7 +128,7 @@ absl::Status StepLog::WriteRows(const std::vector<StepRow>& rows) {
       metrics_ << "iteration,epoch,step,loss";
       for (const auto& k : term_names_) metrics_ << "," << k;
       metrics_ << ",lr,weight_decay,ema,grad_norm,pred_std,target_std,images_per_s,elapsed_s,data_wait_s,tflops,"
-                  "cuda_memory_gib\n";
+                  "cuda_peak_allocated_gib,cuda_peak_reserved_gib,cuda_in_use_gib\n";
       header_written_ = true;
     }
     std::ostringstream row;
@@ -130,7 +136,7 @@ absl::Status StepLog::WriteRows(const std::vector<StepRow>& rows) {
     for (const auto& k : term_names_) row << "," << r.terms.at(k);
     row << "," << f.lr << "," << f.weight_decay << "," << f.ema << "," << r.grad_norm << "," << r.pred_std << ","
         << r.target_std << "," << f.images_per_s << "," << f.elapsed_s << "," << f.data_wait_s << "," << f.tflops << ","
-        << r.cuda_memory_gib << "\n";
+        << Gib(r.memory.peak_allocated) << "," << Gib(r.memory.peak_reserved) << "," << Gib(r.memory.in_use) << "\n";
     const std::string text = row.str();
     const size_t half = text.size() / 2;
     metrics_ << text.substr(0, half);
@@ -143,7 +149,9 @@ absl::Status StepLog::WriteRows(const std::vector<StepRow>& rows) {
         {"loss/total", r.loss},          {"schedule/lr", f.lr},           {"schedule/weight_decay", f.weight_decay},
         {"monitor/pred_std", r.pred_std}, {"monitor/target_std", r.target_std},
         {"speed/images_per_s", f.images_per_s}, {"speed/data_wait_s", f.data_wait_s}, {"speed/tflops", f.tflops}};
-    if (r.cuda_memory_gib >= 0) scalars["memory/cuda_gib"] = r.cuda_memory_gib;
+    if (r.memory.peak_allocated >= 0) scalars["memory/cuda_peak_allocated_gib"] = r.memory.peak_allocated / kGib;
+    if (r.memory.peak_reserved >= 0) scalars["memory/cuda_peak_reserved_gib"] = r.memory.peak_reserved / kGib;
+    if (r.memory.in_use >= 0) scalars["memory/cuda_in_use_gib"] = r.memory.in_use / kGib;
     for (const auto& [k, v] : r.terms) scalars["loss/" + k] = v;
     if (!std::isnan(f.ema)) scalars["schedule/ema"] = f.ema;
     if (!std::isnan(r.grad_norm)) scalars["monitor/grad_norm"] = r.grad_norm;

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "chexworld/objectives/objective.h"
+#include "chexworld/train/cuda_util.h"
 #include "chexworld/train/distributed.h"
 #include "chexworld/train/tensorboard.h"
 
@@ -50,7 +51,7 @@ struct StepRow {
   std::map<std::string, double> terms;
   double pred_std = 0, target_std = 0;
   double grad_norm = std::nan("");  // micro-batches that stepped
-  double cuda_memory_gib = -1;      // in use when the row was read (-1: not CUDA)
+  CudaMemory memory;                // when the row was read (every field -1: not CUDA)
 };
 
 class StepLog {
@@ -72,9 +73,9 @@ class StepLog {
   // Reads the pending rows (averaged over the communicator's ranks), writes
   // them, and returns them. `*stop` becomes true when any rank's
   // `stop_requested` was set (every rank learns the same answer).
-  // `cuda_memory_gib` goes into every row read now (-1 on CPU).
+  // `memory` goes into every row read now (its -1s written as n/a).
   absl::StatusOr<std::vector<StepRow>> Drain(Communicator& communicator, bool stop_requested, bool* stop,
-                                             double cuda_memory_gib = -1);
+                                             const CudaMemory& memory = CudaMemory());
   // Makes what was written durable enough to read (flushes both files).
   void Flush();
 
