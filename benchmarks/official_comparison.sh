@@ -33,7 +33,7 @@
 #       [--configs=tiny:128:32,tiny:224:16,small:224:8] [--precisions=fp32,bf16]
 #
 # Without --official_root only chexworld's side runs. The official side needs
-# Debian's python3-torch, python3-torchvision and python3-pil.
+# torch, torchvision and Pillow: the project's .venv (the torch chexworld links).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 official_root="" images="../shared/data/kermany4/train" steps=10 repeats=3 workers=2
@@ -110,7 +110,7 @@ official() {
   [ "$layout" = ranks ] && { ranks="$cores"; threads=1; }
   port=$((port + 1))
   local line
-  line="$(/usr/bin/python3 benchmarks/official_reference_bench.py --official_root="$official_root" \
+  line="$(.venv/bin/python benchmarks/official_reference_bench.py --official_root="$official_root" \
     --images="$images" --mode=files --workers="$workers" --precision="$precision" --steps="$steps" --warmup=3 \
     --model="vit_$preset" --input_size="$px" --batch_size="$batch" --pred_emb_dim="$pred" --pred_depth=6 \
     --ranks="$ranks" --threads="$threads" --port="$port" 2>"$work/official.err")" ||

@@ -4,9 +4,11 @@
 This drives a checkout of the official code (LeapLabTHU/CheXWorld, which is not
 part of this project) the way its train_jepa.py does -- same model builder,
 dual-view transform, mask collator, AdamW parameter groups, loss scaler, EMA
-update -- on CPU, single process, so that chexworld's own figures
-(benchmarks/train_step_bench.sh, //benchmarks:models_bench) have a reference
-measured on the same machine and the same libtorch.
+update -- on CPU or on a CUDA device (--device=cuda: the batch moved with the
+official nested_to_gpu, CUDA bf16 autocast as train_jepa.py), so that
+chexworld's own figures (benchmarks/official_comparison.sh,
+benchmarks/gpu_check.sh, //benchmarks:models_bench) have a reference measured
+on the same machine and the same torch.
 
 Two modes:
   files   end to end: a torch DataLoader decodes image files with PIL and
@@ -20,23 +22,24 @@ DistributedDataParallel with static_graph as train_jepa.py does; each rank
 takes batch_size / N images, --threads threads and workers / N loader
 processes; rank 0 reports the global rate).
 
-bf16: CPU autocast, with layer_norm run in fp32 as CUDA autocast's policy
-does (torch 1.13's CPU autocast leaves layer_norm out of its fp32 list, so
-the official blocks fail with a dtype mismatch); the policy is applied here,
-in the driver, by wrapping torch.nn.functional.layer_norm. The official
-files are not modified.
+bf16 on CPU: CPU autocast, with layer_norm run in fp32 as CUDA autocast's
+policy does (CPU autocast's fp32 list has differed between torch versions);
+the policy is applied here, in the driver, by wrapping
+torch.nn.functional.layer_norm. The official files are not modified.
 
 Prints images/s (median over timed steps, and overall), the peak resident
 set of the training process (per rank, summed over ranks; DataLoader worker
-processes excluded) and, with --flops, the
+processes excluded), on CUDA the caching allocator's peak allocated and peak
+reserved bytes (the pair chexworld's summary.txt reports), with --json one
+JSON line of every figure, and, with --flops, the
 FLOPs of one step counted by torch.profiler (matmul/conv), so that figures can
-be turned into a fraction of the sgemm peak. Needs python3-torch,
-python3-torchvision and python3-pil (Debian packages). timm, einops and OpenCV are not
-needed: the few names the official code imports from them at module level are
-replaced by minimal stand-ins when those packages are absent; none of them is
-used by the timed code path.
+be turned into a fraction of the sgemm peak. Needs torch, torchvision and
+Pillow (the project's .venv has them). einops and OpenCV are not needed: the
+few names the official code imports from them at module level are replaced by
+minimal stand-ins when those packages are absent; none of them is used by the
+timed code path.
 
-  /usr/bin/python3 benchmarks/official_reference_bench.py \
+  .venv/bin/python benchmarks/official_reference_bench.py \
       --official_root=/path/to/CheXWorld --images=../shared/data/kermany4/train \
       --model=vit_tiny --input_size=224 --batch_size=16 --mode=files
 """
@@ -93,17 +96,6 @@ class _StandInFinder:
 def install_stand_ins():
     import importlib.util
     import torch
-    import torch.nn.functional as F
-    if not hasattr(F, "scaled_dot_product_attention"):
-        # torch < 2.0 (Debian's 1.13): the official attention calls the 2.x
-        # fused op; stand in with its math definition (no mask, no dropout in
-        # the official pretraining recipe).
-        def sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
-            assert attn_mask is None and not is_causal
-            attn = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-            attn = attn.softmax(dim=-1)
-            return (F.dropout(attn, dropout_p) if dropout_p > 0 else attn) @ v
-        F.scaled_dot_product_attention = sdpa
     missing = [r for r in OPTIONAL_PACKAGES if importlib.util.find_spec(r) is None]
     # models/unet_adapter_conv.py imports a vendored dinov2 package that the
     # public repository does not contain.
@@ -123,21 +115,41 @@ def install_stand_ins():
 
 
 class ImageFiles:
-    """Image files under a folder, opened with PIL as the official datasets do."""
+    """Image files under a folder, opened with PIL as the official datasets do;
+    root "synthetic": 64 smooth random 256-px grey images made here (for a host
+    without data: the step's cost does not depend on the pixels)."""
 
     def __init__(self, root, transform):
+        self.transform = transform
+        self.synthetic = root == "synthetic"
+        if self.synthetic:
+            self.files = list(range(64))
+            return
         exts = ("*.png", "*.jpg", "*.jpeg", "*.PNG", "*.JPG", "*.JPEG")
         self.files = sorted(f for e in exts for f in glob.glob(os.path.join(root, "**", e), recursive=True))
         if not self.files:
             raise SystemExit(f"no .png/.jpg images under {root}")
-        self.transform = transform
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, i):
         from PIL import Image
+        if self.synthetic:
+            import numpy as np
+            rng = np.random.default_rng(i)
+            y, x = np.mgrid[0:256, 0:256] / 256.0
+            img = 0.5 + 0.25 * np.sin(rng.uniform(2, 9) * x + rng.uniform(0, 6)) * np.cos(rng.uniform(2, 9) * y)
+            img = np.clip(img + 0.05 * rng.standard_normal((256, 256)), 0, 1)
+            return self.transform(Image.fromarray((img * 255).astype(np.uint8)).convert("RGB"))
         return self.transform(Image.open(self.files[i]).convert("RGB"))
+
+
+def pin_nested(data):
+    """The batch (nested lists of tensors) in page-locked memory."""
+    if isinstance(data, (list, tuple)):
+        return type(data)(pin_nested(d) for d in data)
+    return data.pin_memory() if hasattr(data, "pin_memory") else data
 
 
 def step_flops_per_image(a, ke, kp):
@@ -191,7 +203,8 @@ def official_args(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--official_root", required=True, help="checkout of LeapLabTHU/CheXWorld")
-    p.add_argument("--images", required=True, help="folder of .png/.jpg radiographs (searched recursively)")
+    p.add_argument("--images", required=True,
+                   help="folder of .png/.jpg radiographs (searched recursively), or 'synthetic'")
     p.add_argument("--model", default="vit_tiny")
     p.add_argument("--input_size", type=int, default=224)
     p.add_argument("--batch_size", type=int, default=16)
@@ -201,6 +214,9 @@ def main():
                    help="mask validity threshold; 0: 10, or 4 at grids of 8x8 and below (the official 10 "
                         "loops forever there, METHOD 2)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the model on the GPU, each batch moved as train_jepa.py moves it")
+    p.add_argument("--json", action="store_true", help="also print one JSON line of every figure")
     p.add_argument("--mode", choices=["files", "memory"], default="files")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (files mode)")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (per rank)")
@@ -214,6 +230,8 @@ def main():
     a = p.parse_args()
     if a.min_keep == 0:
         a.min_keep = 4 if a.input_size // 16 <= 8 else 10
+    if a.device == "cuda" and a.ranks > 1:
+        raise SystemExit("--ranks > 1 is for CPU (Gloo) comparisons")
     if a.ranks > 1:
         if a.batch_size % a.ranks:
             raise SystemExit(f"--batch_size {a.batch_size} does not split over {a.ranks} ranks")
@@ -242,14 +260,15 @@ def run(rank, a):
     from data_utils.xray_transform_add import build_world_model_dual_transform
     from masks import build_mask_collator
     from models import init_jepa_model
-    from util import add_weight_decay
+    from util import add_weight_decay, nested_to_gpu
     from util.misc import NativeScalerWithGradNormCount
 
     args = official_args(a)
     transform = build_world_model_dual_transform(args)
     collator = build_mask_collator(args)
     dataset = ImageFiles(a.images, transform)
-    device = torch.device("cpu")
+    device = torch.device(a.device)
+    cuda = device.type == "cuda"
     model = init_jepa_model(device=device, args=args, ssl_type=args.ssl_type)
     model.train()
     core = model
@@ -265,16 +284,21 @@ def run(rank, a):
     scaler = NativeScalerWithGradNormCount()
 
     def step(data):
-        # train_jepa.py wraps the forward in CUDA bf16 autocast; on CPU the
-        # equivalent is CPU autocast, or none for fp32.
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        # train_jepa.py moves the batch and wraps the forward in CUDA bf16
+        # autocast; on CPU the equivalent is CPU autocast, or none for fp32.
+        if cuda:
+            data = nested_to_gpu(data, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             out = model(data, args)
         loss = out["loss"]
         scaler(loss, optimizer, clip_grad=args.clip_grad, parameters=model.parameters(),
                create_graph=False, update_grad=True)
         optimizer.zero_grad(set_to_none=True)
         core.update_target_encoder(0.996)
-        return loss.item()
+        value = loss.item()
+        if cuda:
+            torch.cuda.synchronize()  # as train_jepa.py, every step
+        return value
 
     total = a.warmup + a.steps
     if a.mode == "files":
@@ -294,6 +318,8 @@ def run(rank, a):
                     yield b
     else:
         fixed = collator([dataset[i % len(dataset)] for i in range(a.batch_size)])
+        if cuda:  # the official DataLoader's pin_memory
+            fixed = pin_nested(fixed)
         def batches():
             while True:
                 yield fixed
@@ -311,12 +337,14 @@ def run(rank, a):
         if a.profile:
             print(events.table(sort_by="self_cpu_time_total", row_limit=a.profile))
 
-    times, flops_per_image = [], []
+    times, flops_per_image, losses = [], [], []
     start = None
     last = time.perf_counter()
     for s in range(total):
         data = next(it)  # data wait counts: this is the end-to-end rate
-        step(data)
+        if cuda and s == a.warmup:
+            torch.cuda.reset_peak_memory_stats(device)
+        losses.append(step(data))
         if s >= a.warmup:
             flops_per_image.append(step_flops_per_image(a, data[-2][0].shape[1], data[-1][0].shape[1]))
         now = time.perf_counter()
@@ -337,11 +365,27 @@ def run(rank, a):
         return
     rates = [global_batch / t for t in times]
     overall = global_batch * len(times) / (last - start)
-    print(f"official {args.ssl_type} {a.model}/{a.input_size} batch {global_batch} {a.precision} mode={a.mode} "
-          f"ranks={a.ranks} workers={a.workers if a.mode == 'files' else 0} threads={a.threads}: "
+    memory = ""
+    figures = {"config": f"{a.model}/{a.input_size}", "batch": global_batch, "precision": a.precision,
+               "device": a.device, "mode": a.mode, "ranks": a.ranks, "torch": torch.__version__,
+               "images_per_s_median": statistics.median(rates), "images_per_s": overall,
+               "step_ms_median": 1e3 * statistics.median(times), "steps": len(times),
+               "gflop_per_image": statistics.mean(flops_per_image) / 1e9,
+               "achieved_tflops": overall * statistics.mean(flops_per_image) / 1e12,
+               "peak_rss_mb": sum(rss), "loss_first": losses[0], "loss_last": losses[-1]}
+    if cuda:
+        figures["peak_cuda_allocated_bytes"] = torch.cuda.max_memory_allocated(device)
+        figures["peak_cuda_reserved_bytes"] = torch.cuda.max_memory_reserved(device)
+        memory = (f", CUDA peak allocated {figures['peak_cuda_allocated_bytes'] / 2**30:.2f} GiB, "
+                  f"peak reserved {figures['peak_cuda_reserved_bytes'] / 2**30:.2f} GiB")
+    print(f"official {args.ssl_type} {a.model}/{a.input_size} batch {global_batch} {a.precision} {a.device} "
+          f"mode={a.mode} ranks={a.ranks} workers={a.workers if a.mode == 'files' else 0} threads={a.threads}: "
           f"median {statistics.median(rates):.2f} images/s, overall {overall:.2f} images/s over {len(times)} steps, "
           f"{overall * statistics.mean(flops_per_image) / 1e9:.1f} GFLOP/s (METHOD 9.1 model), "
-          f"peak RSS {sum(rss):.0f} MB")
+          f"peak RSS {sum(rss):.0f} MB{memory}")
+    if a.json:
+        import json
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

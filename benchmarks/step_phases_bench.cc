@@ -101,6 +101,7 @@ int Main() {
       if (p.requires_grad()) params.push_back(p);
     }
   }
+  std::unique_ptr<EmaUpdater> ema = *EmaUpdater::Create(*target, *enc);
   const WorldModelBatch batch = SyntheticBatch(FLAGS_batch, FLAGS_image_size, g, device);
   StepShape shape;
   shape.tokens = g * g;
@@ -125,7 +126,7 @@ int Main() {
          optimizer->Step();
          for (auto& p : params) p.mutable_grad().reset();
        }},
-      {"ema", [&] { EmaUpdate(*target, *enc, 0.996); }},
+      {"ema", [&] { ema->Update(0.996); }},
   };
   std::map<std::string, std::vector<double>> ms;
   PhaseTimer timer(device);

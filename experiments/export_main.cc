@@ -19,7 +19,7 @@
 //   preprocessing.json       how an image file becomes the encoder's input (chexworld/data/preprocessing.proto)
 //   architecture.json        the resolved encoder and predictor options
 //
-// In Python (Debian's /usr/bin/python3 with python3-torch), plain torch:
+// In Python (the project's .venv, or any torch >= 2.0), plain torch:
 //   import torch; sd = torch.load("export/target_encoder.pt")
 // or with the modules and the preprocessing (chexworld/python/chexworld_torch):
 //   encoder, spec = chexworld_torch.load_encoder("export")

@@ -15,7 +15,7 @@
 #include "chexworld/models/predictors/conditioned_transformer.h"
 #include "chexworld/objectives/world_model_loss.h"
 #include "chexworld/testing/h5_tensors.h"
-#include "chexworld/train/fused_adamw.h"
+#include "chexworld/train/adamw.h"
 #include "chexworld/train/param_groups.h"
 
 namespace chexworld {
@@ -225,9 +225,12 @@ TEST_F(OfficialParityTest, ForwardLossesGradientsAdamWAndEma) {
   EXPECT_THAT(*decay_json, ::testing::HasSubstr("\"predictor.mask_token\""));
 
   // One AdamW step (no clipping), then EMA 0.99.
-  auto adamw = MakeAdamW(groups, 1e-3, 0.05);
-  FusedAdamWStep(*adamw);  // the trainer's step
-  EmaUpdate(*target_, *encoder_, 0.99);
+  MultiTensorAdamW adamw(groups, 0.9, 0.999, 1e-8);  // the trainer's step
+  adamw.SetHyperparameters(1e-3, 0.05);
+  adamw.Step();
+  auto ema = EmaUpdater::Create(*target_, *encoder_);
+  ASSERT_TRUE(ema.ok()) << ema.status();
+  (*ema)->Update(0.99);
   std::map<std::string, torch::Tensor> target_params;
   for (const auto& p : target_->named_parameters()) target_params["target_encoder." + p.key()] = p.value();
   auto after = h5_->List("/after_step");

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Guards the C++ API we may use against what upstream libtorch 2.x provides.
-# Debian's libtorch 1.13 patches torch::nn::Cloneable to derive *virtually*
-# from Module; upstream's does not. A class deriving from Cloneable<T> and
-# from a Module-derived interface compiles here and fails upstream with
-# "'torch::nn::Module' is an ambiguous base". This test fails on:
+# Guards the module pattern that upstream libtorch allows: its
+# torch::nn::Cloneable<T> derives from Module non-virtually, so a class deriving
+# from Cloneable<T> and from a Module-derived interface has Module as an
+# ambiguous base. The build (upstream libtorch) rejects such a class where it is
+# compiled; this scan also covers headers and code a build leaves out. It fails on:
 #   - a class with Cloneable<...> among two or more bases;
-#   - a virtual Module base (only Debian's patch makes those combine).
+#   - a virtual Module base (only a patched libtorch makes those combine).
 # It reads the source tree this script lives in (through its runfiles link).
 set -euo pipefail
 source "$(dirname "$0")/test_lib.sh"

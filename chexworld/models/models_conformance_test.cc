@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "chexworld/core/project_python.h"
 #include "chexworld/core/config.h"
 #include "chexworld/core/registry.h"
 #include "chexworld/models/checkpoint/adapt.h"
@@ -121,7 +122,9 @@ TEST_P(EncoderConformance, CloneIsIndependentAndFrozen) {
   }
   EXPECT_FALSE(torch::equal(enc->Forward(x), target->Forward(x)));
   // EMA with momentum 0 copies the online weights.
-  EmaUpdate(*target, *enc, 0.0);
+  auto ema = EmaUpdater::Create(*target, *enc);
+  ASSERT_TRUE(ema.ok()) << ema.status();
+  (*ema)->Update(0.0);
   EXPECT_TRUE(torch::allclose(enc->Forward(x), target->Forward(x)));
   // The copy keeps the source's mode, dtype and frozen parameters.
   enc->eval();
@@ -134,6 +137,39 @@ TEST_P(EncoderConformance, CloneIsIndependentAndFrozen) {
     EXPECT_EQ(p.value().requires_grad(), frozen[p.key()].requires_grad()) << p.key();
     EXPECT_TRUE(torch::equal(p.value(), frozen[p.key()])) << p.key();
   }
+}
+
+// The multi-tensor EMA: the official formula within float32 rounding for
+// momenta the schedule takes, every parameter included (the frozen pos_embed
+// too), online and target still separate; a moved module is noticed.
+TEST_P(EncoderConformance, EmaUpdaterIsTheOfficialUpdate) {
+  auto enc = SmallEncoder(GetParam(), 1, 32);
+  auto target = MakeTargetEncoder(*enc);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : enc->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  auto ema = EmaUpdater::Create(*target, *enc);
+  ASSERT_TRUE(ema.ok()) << ema.status();
+  EXPECT_FALSE(SharesStorage(*enc, *target));
+  for (double m : {0.996, 0.9995, 1.0}) {
+    std::map<std::string, torch::Tensor> want;  // m t + (1 - m) o, in double
+    auto online = enc->named_parameters();
+    for (const auto& p : target->named_parameters()) {
+      want[p.key()] = p.value().to(torch::kDouble) * m + online[p.key()].to(torch::kDouble) * (1 - m);
+    }
+    (*ema)->Update(m);
+    for (const auto& p : target->named_parameters()) {
+      const double err = (p.value().to(torch::kDouble) - want[p.key()]).abs().max().item<double>();
+      const double scale = want[p.key()].abs().max().item<double>() + 1e-30;
+      EXPECT_LE(err, 2.5e-7 * scale) << p.key() << " m=" << m;  // 2 float32 roundings
+    }
+  }
+  ASSERT_TRUE((*ema)->CheckIntact().ok());
+  enc->to(torch::kFloat64);  // new parameter tensors: the EMA no longer reaches them
+  const absl::Status broken = (*ema)->CheckIntact();
+  EXPECT_FALSE(broken.ok());
+  EXPECT_THAT(std::string(broken.message()), ::testing::HasSubstr("no longer views the EMA buffer"));
 }
 
 TEST_P(EncoderConformance, SaveLoadRoundTrip) {
@@ -518,11 +554,14 @@ TEST(CheckpointTest, AdaptsRgbPatch16WeightsToGrayPatch8AndAnotherGrid) {
   EXPECT_EQ((*small_patch)->Forward(torch::rand({1, 3, 32, 32})).size(1), 64);
 }
 
+// The project's Python (.venv), with the torch the build links.
+std::string Python() { return CHEXWORLD_PROJECT_PYTHON; }
+
 // Python's torch.load reads an exported encoder as a plain state dict with the
 // same tensors; what Python saves back (as an OrderedDict) loads in C++.
 TEST(CheckpointTest, ExportReadsInPythonAndBack) {
-  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-    FAIL() << "Debian's python3-torch is missing (a declared dependency: tools/install_deps.sh installs it)";
+  if (std::system((Python() + " -c 'import torch' > /dev/null 2>&1").c_str()) != 0) {
+    FAIL() << "the project's Python (" << Python() << ") has no torch: run tools/install_deps.sh";
   }
   auto enc = SmallEncoder("vit", 1, 32, 9);
   const std::string out = TmpPath("export.pt"), back = TmpPath("from_python.pt"), script = TmpPath("check.py");
@@ -533,7 +572,7 @@ TEST(CheckpointTest, ExportReadsInPythonAndBack) {
                            "assert 'patch_embed.proj.weight' in d and 'blocks.1.mlp.fc2.bias' in d\n"
                            "assert d['pos_embed'].shape == (1, 16, 48), d['pos_embed'].shape\n"
                            "torch.save(collections.OrderedDict((k, v * 1) for k, v in d.items()), sys.argv[2])\n";
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + out + " " + back).c_str()), 0);
+  ASSERT_EQ(std::system((Python() + " " + script + " " + out + " " + back).c_str()), 0);
   auto sd = ReadTorchStateDict(back);
   ASSERT_TRUE(sd.ok()) << sd.status();
   NamedTensors mine = GetStateDict(*enc);
@@ -548,8 +587,8 @@ TEST(CheckpointTest, ExportReadsInPythonAndBack) {
 // broken writer would), every one must fail with a clear error, never run
 // code or allocate what the file claims.
 TEST(CheckpointTest, StrangersFilesAreRefusedOrReadSafely) {
-  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-    FAIL() << "Debian's python3-torch is missing (a declared dependency: tools/install_deps.sh installs it)";
+  if (std::system((Python() + " -c 'import torch' > /dev/null 2>&1").c_str()) != 0) {
+    FAIL() << "the project's Python (" << Python() << ") has no torch: run tools/install_deps.sh";
   }
   const std::string dir = TmpPath("strangers");
   const std::string script = TmpPath("strangers.py");
@@ -577,7 +616,7 @@ with zipfile.ZipFile(d + "/compressed.pt", "w", zipfile.ZIP_DEFLATED) as out:
     for i in z.infolist():
         out.writestr(i.filename, z.read(i.filename))
 )";
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir).c_str()), 0);
+  ASSERT_EQ(std::system((Python() + " " + script + " " + dir).c_str()), 0);
   auto expect_error = [&](const std::string& file, absl::StatusCode code, const std::string& words) {
     auto sd = ReadTorchStateDict(dir + "/" + file);
     ASSERT_FALSE(sd.ok()) << file << " was accepted";

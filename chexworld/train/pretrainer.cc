@@ -50,6 +50,7 @@ struct LoopState {
   std::unique_ptr<ShardedStep> step;
   std::unique_ptr<StepProfiler> profiler;
   std::unique_ptr<DeviceCopier> copier;  // host batches to the device (a side stream on CUDA)
+  std::unique_ptr<EmaUpdater> ema;       // made after a resume has loaded the networks
 };
 
 namespace {
@@ -64,6 +65,8 @@ void ClearGradients(const std::vector<torch::Tensor>& params) {
 // device: the total norm stays a tensor and the clip factor is applied as
 // min(1, max_norm / (norm + 1e-6)), so nothing waits for the device.
 // Undefined when no parameter has a gradient.
+// As its foreach path (torch's default on CUDA): one multi-tensor norm and one
+// multi-tensor scaling, whatever the number of tensors.
 torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : params) {
@@ -71,13 +74,11 @@ torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_
   }
   if (grads.empty()) return {};
   torch::NoGradGuard g;
-  std::vector<torch::Tensor> norms;
-  for (const auto& gr : grads) norms.push_back(gr.norm(2));
-  torch::Tensor total = torch::stack(norms).norm(2);
+  torch::Tensor total = torch::stack(at::_foreach_norm(grads, 2)).norm(2);
   if (max_norm > 0) {
     // Python's max_norm / t is t.reciprocal() * max_norm.
     const torch::Tensor coef = ((total + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
-    for (auto& gr : grads) gr.mul_(coef);
+    at::_foreach_mul_(grads, coef);
   }
   return total;
 }
@@ -156,6 +157,7 @@ absl::Status Pretrainer::Prepare(bool resume, LoopState& s) {
   if (resume) {
     RETURN_IF_ERROR(ResumeLatestGood(&s.epoch, &s.batch, &s.iteration, &s.steps, &s.summary.last_checkpoint));
   }
+  ASSIGN_OR_RETURN(s.ema, EmaUpdater::Create(*c_.target, *c_.encoder));
   const int rank = c_.communicator->rank();
   const bool writer = rank == 0;
   ASSIGN_OR_RETURN(s.log, StepLog::Open(writer ? run_dir_ + "/metrics.csv" : absl::StrCat(run_dir_, "/.rank", rank, "_metrics.csv"),
@@ -238,7 +240,7 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
     c_.optimizer->Step();
     ClearGradients(s.params);
     f.ema = c_.ema->Value(it);
-    EmaUpdate(*c_.target, *c_.encoder, f.ema);
+    s.ema->Update(f.ema);
     ++s.steps;
   }
   s.iteration = it + 1;
@@ -260,6 +262,7 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
 }
 
 absl::Status Pretrainer::ReadStatistics(LoopState& s) {
+  RETURN_IF_ERROR(s.ema->CheckIntact());
   bool stop = false;
   const CudaMemory memory = ReadCudaMemory(device_);
   ASSIGN_OR_RETURN(std::vector<StepRow> rows, s.log->Drain(*c_.communicator, s.stop_requested, &stop, memory));

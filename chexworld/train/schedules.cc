@@ -1,6 +1,6 @@
 #include "chexworld/train/schedules.h"
 
-#include "chexworld/train/fused_adamw.h"
+#include "chexworld/train/adamw.h"
 
 #include <cmath>
 
@@ -65,23 +65,13 @@ absl::StatusOr<std::shared_ptr<Schedule>> CreateConstant(const ConstantScheduleO
 class AdamWOptimizer : public TrainOptimizer {
  public:
   AdamWOptimizer(const AdamWOptions& o, const ParamGroups& g)
-      : adamw_(MakeAdamW(g, 0.0, 0.0, o.beta1() == 0 ? 0.9 : o.beta1(), o.beta2() == 0 ? 0.999 : o.beta2(),
-                         o.eps() == 0 ? 1e-8 : o.eps())),
-        has_decay_group_(!g.decay.empty()) {}
-  torch::optim::Optimizer& optimizer() override { return *adamw_; }
-  void Step() override { FusedAdamWStep(*adamw_); }
-  void SetHyperparameters(double lr, double wd) override {
-    auto& groups = adamw_->param_groups();
-    for (size_t i = 0; i < groups.size(); ++i) {
-      auto& opts = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
-      opts.lr(lr);
-      if (i == 0 && has_decay_group_) opts.weight_decay(wd);  // group 0 = decay (MakeAdamW)
-    }
-  }
+      : adamw_(g, o.beta1() == 0 ? 0.9 : o.beta1(), o.beta2() == 0 ? 0.999 : o.beta2(), o.eps() == 0 ? 1e-8 : o.eps()) {}
+  torch::optim::Optimizer& optimizer() override { return adamw_.state(); }
+  void Step() override { adamw_.Step(); }
+  void SetHyperparameters(double lr, double wd) override { adamw_.SetHyperparameters(lr, wd); }
 
  private:
-  std::unique_ptr<torch::optim::AdamW> adamw_;
-  bool has_decay_group_;
+  MultiTensorAdamW adamw_;
 };
 
 absl::Status ValidateAdamW(const AdamWOptions& o) {

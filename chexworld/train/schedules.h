@@ -37,10 +37,11 @@ inline absl::StatusOr<std::shared_ptr<Schedule>> CreateSchedule(const ComponentS
 class TrainOptimizer {
  public:
   virtual ~TrainOptimizer() = default;
+  // The optimizer's state as libtorch's optimizer holds it, up to date, for
+  // saving or loading a checkpoint (the next Step() takes it back).
   virtual torch::optim::Optimizer& optimizer() = 0;
-  // One optimizer step on the current gradients (the trainer's; an optimizer
-  // may fuse it).
-  virtual void Step() { optimizer().step(); }
+  // One optimizer step on the current gradients.
+  virtual void Step() = 0;
   // lr on every group; weight decay on the decay group only.
   virtual void SetHyperparameters(double lr, double weight_decay) = 0;
 };

@@ -21,6 +21,8 @@ namespace chexworld {
 namespace {
 
 namespace prof = torch::autograd::profiler;
+
+constexpr char kInsideCpuFusedKernel[] = " (inside the CPU fused Adam kernel: none on CUDA)";
 using torch::profiler::impl::ActivityType;
 using torch::profiler::impl::ProfilerConfig;
 using torch::profiler::impl::ProfilerState;
@@ -74,6 +76,10 @@ bool IsHostSyncOperator(const std::string& name) {
   return name == "aten::item" || name == "aten::_local_scalar_dense";
 }
 
+bool IsCpuOnlyHostRead(const std::string& name) {
+  return name == "aten::_fused_adam_" || name == "aten::_fused_adamw_";
+}
+
 StepProfiler::StepProfiler(ProfileWindow window, std::string out_dir, bool cuda)
     : window_(window), out_dir_(std::move(out_dir)), cuda_(cuda) {}
 
@@ -110,12 +116,29 @@ absl::Status StepProfiler::After(int64_t iteration) {
   // Operators of the training thread: calls and total time.
   std::map<std::string, std::pair<int64_t, uint64_t>> ops;
   int64_t syncs = 0;
+  // ATen's fused Adam reads each tensor's step count with item() in its CPU
+  // kernel (its CUDA kernel reads it on the device): those reads are not host
+  // synchronisations of the step, and are listed under their own name.
+  std::vector<std::pair<int64_t, int64_t>> cpu_fused;
+  for (const auto& e : result->events()) {
+    if (e.deviceType() == c10::DeviceType::CPU && e.startThreadId() == thread_id_ && IsCpuOnlyHostRead(e.name())) {
+      cpu_fused.emplace_back(e.startNs(), e.startNs() + e.durationNs());
+    }
+  }
+  auto inside_fused = [&](const prof::KinetoEvent& e) {
+    for (const auto& [begin, end] : cpu_fused) {
+      if (e.startNs() >= begin && e.startNs() + e.durationNs() <= end) return true;
+    }
+    return false;
+  };
   for (const auto& e : result->events()) {
     if (e.deviceType() != c10::DeviceType::CPU || e.startThreadId() != thread_id_) continue;
-    auto& [calls, us] = ops[e.name()];
+    std::string name = e.name();
+    if (IsHostSyncOperator(name) && inside_fused(e)) name += kInsideCpuFusedKernel;
+    auto& [calls, us] = ops[name];
     ++calls;
     us += e.durationNs() / 1000;
-    if (e.name() == "aten::_local_scalar_dense") ++syncs;  // aten::item calls it: count one
+    if (name == "aten::_local_scalar_dense") ++syncs;  // aten::item calls it: count one
   }
   std::vector<std::pair<std::string, std::pair<int64_t, uint64_t>>> rows(ops.begin(), ops.end());
   std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {

@@ -28,6 +28,11 @@ absl::StatusOr<ProfileWindow> ParseProfileWindow(const std::string& spec);
 // on CUDA).
 bool IsHostSyncOperator(const std::string& name);
 
+// Operators whose CPU kernel reads a value on the host where their CUDA
+// kernel does not (ATen's fused Adam reads each step count): reads inside
+// them are listed apart in ops.tsv and not counted as synchronisations.
+bool IsCpuOnlyHostRead(const std::string& name);
+
 class StepProfiler {
  public:
   StepProfiler(ProfileWindow window, std::string out_dir, bool cuda);

@@ -9,7 +9,7 @@
 
 #include "chexworld/core/config.h"
 #include "chexworld/train/flops.h"
-#include "chexworld/train/fused_adamw.h"
+#include "chexworld/train/adamw.h"
 #include "chexworld/train/param_groups.h"
 #include "chexworld/train/schedules.h"
 #include "chexworld/train/step_profiler.h"
@@ -80,28 +80,39 @@ TEST(TensorBoardTest, EventsRoundTrip) {
 namespace chexworld {
 namespace {
 
-// The fused AdamW step follows libtorch's AdamW (same state, float rounding).
-TEST(FusedAdamWTest, MatchesLibtorchOverSteps) {
+// The multi-tensor AdamW follows libtorch's AdamW (float rounding), keeps its
+// state where checkpoints read it (libtorch's AdamWParamState, step count
+// included), and leaves a tensor without a gradient alone. Parity with
+// torch.optim.AdamW itself: //tests:adamw_parity_test.
+TEST(MultiTensorAdamWTest, MatchesLibtorchAndKeepsItsState) {
   torch::manual_seed(3);
-  auto a = torch::randn({257, 33}), b = torch::randn({19});
+  auto a = torch::randn({257, 33}), b = torch::randn({19}), c = torch::randn({4});
   auto a2 = a.clone(), b2 = b.clone();
-  for (auto* t : {&a, &b, &a2, &b2}) t->set_requires_grad(true);
-  ParamGroups g1{{{"w", a}}, {{"bias", b}}}, g2{{{"w", a2}}, {{"bias", b2}}};
-  auto fused = MakeAdamW(g1, 1e-2, 0.05), reference = MakeAdamW(g2, 1e-2, 0.05);
+  for (auto* t : {&a, &b, &c, &a2, &b2}) t->set_requires_grad(true);
+  ParamGroups g1{{{"w", a}}, {{"bias", b}, {"unused", c}}}, g2{{{"w", a2}}, {{"bias", b2}}};
+  MultiTensorAdamW multi(g1, 0.9, 0.999, 1e-8);
+  auto reference = MakeAdamW(g2, 1e-2, 0.05);
+  const auto c0 = c.detach().clone();
   for (int step = 0; step < 5; ++step) {
     auto grad_a = torch::randn_like(a), grad_b = torch::randn_like(b);
     a.mutable_grad() = grad_a.clone();
     b.mutable_grad() = grad_b.clone();
     a2.mutable_grad() = grad_a.clone();
     b2.mutable_grad() = grad_b.clone();
-    FusedAdamWStep(*fused);
+    multi.SetHyperparameters(1e-2, 0.05);
+    multi.Step();
     reference->step();
   }
   EXPECT_TRUE(torch::allclose(a, a2, 1e-6, 1e-7)) << (a - a2).abs().max().item<float>();
   EXPECT_TRUE(torch::allclose(b, b2, 1e-6, 1e-7));
-  // The state checkpoints save is the same kind of state.
+  EXPECT_TRUE(torch::equal(c, c0)) << "a tensor without a gradient changed";
+  auto& state = multi.state();
+  const auto& s = static_cast<torch::optim::AdamWParamState&>(*state.state().at(a.unsafeGetTensorImpl()));
+  EXPECT_EQ(s.step(), 5);
+  const auto& r = static_cast<torch::optim::AdamWParamState&>(*reference->state().at(a2.unsafeGetTensorImpl()));
+  EXPECT_TRUE(torch::allclose(s.exp_avg_sq(), r.exp_avg_sq(), 1e-6, 1e-12));
   torch::serialize::OutputArchive archive;
-  fused->save(archive);
+  state.save(archive);
   std::ostringstream out;
   archive.save_to(out);
   EXPECT_GT(out.str().size(), 1000u);

@@ -10,6 +10,7 @@
 #include "chexworld/data/resize.h"
 #include "chexworld/eval/metrics.h"
 #include "chexworld/models/checkpoint/state_dict.h"
+#include "chexworld/models/encoder.h"
 #include "chexworld/models/encoders/vit.h"
 
 using namespace chexworld;
@@ -45,7 +46,17 @@ int main(int argc, char** argv) {
   o.set_image_size(64);
   o.set_patch_size(8);
   o.set_in_channels(1);
-  auto trained = std::make_shared<VisionTransformerImpl>(*ResolveViTOptions(o));
+  // By name through the registry, as a config names it (the component
+  // registered itself when the library was loaded).
+  ComponentSpec spec;
+  spec.set_name("vit");
+  spec.mutable_options()->PackFrom(o);
+  auto made = CreateEncoder(spec);
+  if (!made.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(made.status().message()).c_str());
+    return 1;
+  }
+  std::shared_ptr<Encoder> trained = *made;
   const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/reuse_encoder.pt";
   if (!SaveStateDict(GetStateDict(*trained), path).ok()) return 1;
   auto encoder = std::make_shared<VisionTransformerImpl>(*ResolveViTOptions(o));

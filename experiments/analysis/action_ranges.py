@@ -15,7 +15,7 @@ from the original as each test shift of experiments/eval/kermany4_contrast_shift
 Local-only (I-JEPA) pretraining feeds the clean views to both encoders, so its context views are the
 "clean view" rows.
 
-  /usr/bin/python3 experiments/analysis/action_ranges.py [--draws=1000000] [--seed=0]
+  .venv/bin/python experiments/analysis/action_ranges.py [--draws=1000000] [--seed=0]
 """
 import argparse
 

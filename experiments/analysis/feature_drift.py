@@ -9,7 +9,7 @@ near 0. The shifts are the evaluation's (chexworld/eval/shifts.cc: exposure =
 v*f, contrast = m + (v - m) f around the image mean, gamma = v^g; clamped to
 [0, 1]) applied to the model-size image, as the shift matrix does.
 
-  PYTHONPATH=chexworld/python /usr/bin/python3 experiments/analysis/feature_drift.py \\
+  PYTHONPATH=chexworld/python .venv/bin/python experiments/analysis/feature_drift.py \\
       --manifest=data/kermany4_160h/manifest.textproto --encoder chexworld=runs/k4h/chexworld/seed0/target_encoder.pt \\
       --encoder random=random [--depth=6 --image_size=128 --patch_size=16]
 

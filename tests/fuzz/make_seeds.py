@@ -6,7 +6,7 @@ kept (tests/fuzz/regressions/; later findings are saved there as found).
 Every seed is synthesised here (no shared data is copied): tiny PNGs of each
 colour type, a JPEG made with cjpeg (libjpeg-turbo-progs), minimal DICOMs
 (explicit and implicit VR, MONOCHROME1/2, 8 and 12 bits, rescale, window and a
-VOI LUT), torch.save files (Debian's python3-torch), configs, CSVs with a
+VOI LUT), torch.save files (the project's .venv torch), configs, CSVs with a
 preset byte, and a shard made by //datasets:pack when its binary is given.
 
   tests/fuzz/make_seeds.py [bazel-bin/datasets/pack]
@@ -147,7 +147,7 @@ def pickles():
         import argparse as ap
         import torch
     except ImportError:
-        print("python3-torch not found: no pickle seeds", file=sys.stderr)
+        print("torch not found (run it with .venv/bin/python): no pickle seeds", file=sys.stderr)
         return
     with tempfile.TemporaryDirectory() as t:
         def save(name, obj):
