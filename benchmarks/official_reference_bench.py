@@ -200,6 +200,56 @@ def official_args(a):
     return parser.parse_args(argv)
 
 
+def count_ops(a, args, model, core, optimizer, scaler, data, torch):
+    """One step's aten:: operators by phase (every thread, nested calls
+    included, as //benchmarks:op_count counts chexworld's), with the CUDA
+    defaults of train_jepa.py's calls: AdamW and clip_grad_norm_ take their
+    foreach paths, and the loss scaler (torch.cuda.amp.GradScaler, enabled on
+    CUDA) is an enabled GradScaler. NativeScalerWithGradNormCount's call is
+    spelled out to split backward from the optimizer."""
+    import functools
+    from torch.profiler import ProfilerActivity, profile
+    torch.nn.utils.clip_grad_norm_ = functools.partial(torch.nn.utils.clip_grad_norm_, foreach=True)
+    scaler._scaler = torch.amp.GradScaler("cpu")
+    for g in optimizer.param_groups:
+        g["foreach"] = True
+    state = {}
+
+    def forward():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            state["loss"] = model(data, args)["loss"]
+
+    def backward():
+        scaler._scaler.scale(state["loss"]).backward()
+
+    def optimize():
+        scaler._scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
+        scaler._scaler.step(optimizer)
+        scaler._scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    def ema():
+        core.update_target_encoder(0.996)
+
+    phases = [("forward", forward), ("backward", backward), ("optimizer", optimize), ("ema", ema)]
+    for _, fn in phases:  # one step first: nothing made once is counted
+        fn()
+    counts = {}
+    for name, fn in phases:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        counts[name] = sum(1 for e in prof.events() if e.name.startswith("aten::"))
+    counts["step"] = sum(counts.values())
+    print(f"official {args.ssl_type} step, {a.model}/{a.input_size}, predictor {a.pred_emb_dim}x{a.pred_depth}, "
+          f"{a.precision}, torch {torch.__version__}; aten:: operators dispatched:")
+    for name, n in counts.items():
+        print(f"  {name:<10} {n:6d}")
+    if a.json:
+        import json
+        print(json.dumps(dict(side="official", config=f"{a.model}/{a.input_size}", torch=torch.__version__, **counts)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--official_root", required=True, help="checkout of LeapLabTHU/CheXWorld")
@@ -217,6 +267,9 @@ def main():
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: the model on the GPU, each batch moved as train_jepa.py moves it")
     p.add_argument("--json", action="store_true", help="also print one JSON line of every figure")
+    p.add_argument("--count_ops", action="store_true",
+                   help="count the aten:: operators of one step by phase with the composition train_jepa.py has on "
+                        "CUDA (foreach AdamW and clipping, an enabled GradScaler), on CPU tensors, and exit")
     p.add_argument("--mode", choices=["files", "memory"], default="files")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (files mode)")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (per rank)")
@@ -325,6 +378,9 @@ def run(rank, a):
                 yield fixed
 
     it = batches()
+    if a.count_ops:
+        count_ops(a, args, model, core, optimizer, scaler, next(it), torch)
+        return
     if a.flops or a.profile:
         from torch.profiler import profile, ProfilerActivity
         data = next(it)

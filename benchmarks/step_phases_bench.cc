@@ -11,28 +11,17 @@
 //   bazel run //benchmarks:step_phases_bench -- --device=cuda --preset=base --image_size=224 --batch=128 --bf16
 //   bazel run //benchmarks:step_phases_bench -- --preset=tiny --image_size=64 --batch=16 --threads=2
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <random>
 #include <vector>
 
 #include <gflags/gflags.h>
 #include <torch/torch.h>
 
+#include "benchmarks/synthetic_step.h"
 #include "chexworld/core/flags.h"
-#include "chexworld/masks/multiblock.h"
-#include "chexworld/models/ema.h"
-#include "chexworld/models/encoders/vit.h"
-#include "chexworld/models/predictors/conditioned_transformer.h"
-#include "chexworld/objectives/objective.h"
-#include "chexworld/train/autocast.h"
 #include "chexworld/train/cuda_util.h"
-#include "chexworld/train/flops.h"
-#include "chexworld/train/param_groups.h"
-#include "chexworld/train/runtime.h"
-#include "chexworld/train/schedules.h"
 
 DEFINE_string(device, "cpu", "torch device: cpu, cuda, cuda:1");
 DEFINE_string(preset, "tiny", "ViT preset: tiny, small, base, large");
@@ -48,24 +37,6 @@ DEFINE_int32(steps, 10, "timed steps (the median is reported)");
 namespace chexworld {
 namespace {
 
-WorldModelBatch SyntheticBatch(int64_t b, int64_t size, int64_t grid, const torch::Device& device) {
-  MultiblockMasker masker(*ResolveMultiblockOptions(MultiblockOptions()));
-  std::mt19937_64 rng(0);
-  MaskBatch m = masker.Sample(b, grid, grid, 0, rng);
-  WorldModelBatch batch;
-  batch.image1 = torch::randn({b, 1, size, size});
-  batch.image2 = torch::randn({b, 1, size, size});
-  batch.image_aug1 = torch::randn({b, 1, size, size});
-  batch.image_aug2 = torch::randn({b, 1, size, size});
-  batch.action1 = batch.action2 = torch::tensor({1.1f, 0.9f, 1.2f, 0.0f, 0.0f}).repeat({b, 1});
-  batch.rel_pos_21 = batch.rel_pos_12 = torch::tensor({0.2f, -0.1f, 0.0f, 1.0f}).repeat({b, 1});
-  batch.masks_enc1 = torch::from_blob(m.context.data(), {b, m.context_len}, torch::kInt64).clone();
-  batch.masks_pred1 = torch::from_blob(m.target.data(), {b, m.target_len}, torch::kInt64).clone();
-  batch.masks_enc2 = batch.masks_enc1.flip(0);
-  batch.masks_pred2 = batch.masks_pred1.flip(0);
-  return batch.Packed(/*pin=*/device.is_cuda()).To(device);
-}
-
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -73,60 +44,23 @@ double Median(std::vector<double> v) {
 
 int Main() {
   torch::set_num_threads(FLAGS_threads);
-  const torch::Device device(FLAGS_device);
-  ViTOptions vo;
-  vo.set_preset(FLAGS_preset);
-  vo.set_image_size(FLAGS_image_size);
-  vo.set_in_channels(1);
-  auto enc = std::make_shared<VisionTransformerImpl>(*ResolveViTOptions(vo));
-  enc->to(device);
-  auto target = MakeTargetEncoder(*enc);
-  const int64_t g = enc->grid_size();
-  ConditionedTransformerOptions po;
-  po.set_embed_dim(FLAGS_predictor_dim);
-  po.set_depth(FLAGS_predictor_depth);
-  PredictorContext ctx{enc->embed_dim(), enc->num_heads(), g, g};
-  auto pred = std::make_shared<ConditionedTransformerImpl>(*ResolveConditionedTransformerOptions(po, ctx), ctx);
-  pred->to(device);
-  ComponentSpec spec;
-  spec.set_name("chexworld");
-  std::shared_ptr<Objective> objective = *CreateObjective(spec);
-  ComponentSpec adamw;
-  adamw.set_name("adamw");
-  std::shared_ptr<TrainOptimizer> optimizer = *CreateOptimizer(adamw, WorldModelParamGroups(*enc, *pred));
-  optimizer->SetHyperparameters(1e-4, 0.04);
-  std::vector<torch::Tensor> params;
-  for (const auto& list : {enc->parameters(), pred->parameters()}) {
-    for (const auto& p : list) {
-      if (p.requires_grad()) params.push_back(p);
-    }
-  }
-  std::unique_ptr<EmaUpdater> ema = *EmaUpdater::Create(*target, *enc);
-  const WorldModelBatch batch = SyntheticBatch(FLAGS_batch, FLAGS_image_size, g, device);
-  StepShape shape;
-  shape.tokens = g * g;
-  shape.patch = enc->patch_size();
-  shape.channels = 1;
-  shape.enc_dim = enc->embed_dim();
-  shape.enc_depth = enc->depth();
-  shape.pred_dim = FLAGS_predictor_dim;
-  shape.pred_depth = FLAGS_predictor_depth;
-  shape.context = batch.masks_enc1.size(1);
-  shape.target = batch.masks_pred1.size(1);
-  const double flops = StepFlopsPerImage(shape) * FLAGS_batch;
-
-  ObjectiveOutput out;
+  SyntheticStepOptions o;
+  o.device = torch::Device(FLAGS_device);
+  o.preset = FLAGS_preset;
+  o.image_size = FLAGS_image_size;
+  o.batch = FLAGS_batch;
+  o.predictor_dim = FLAGS_predictor_dim;
+  o.predictor_depth = FLAGS_predictor_depth;
+  o.bf16 = FLAGS_bf16;
+  const torch::Device device = o.device;
+  SyntheticStep step(o);
+  const StepShape shape = step.shape();
+  const double flops = step.FlopsPerStep();
   const std::vector<std::pair<const char*, std::function<void()>>> phases = {
-      {"forward", [&] {
-         AutocastGuard autocast(device, FLAGS_bf16);
-         out = objective->Compute(*enc, *target, *pred, batch);
-       }},
-      {"backward", [&] { out.loss.to(torch::kFloat32).backward(); }},
-      {"optimizer", [&] {
-         optimizer->Step();
-         for (auto& p : params) p.mutable_grad().reset();
-       }},
-      {"ema", [&] { ema->Update(0.996); }},
+      {"forward", [&] { step.Forward(); }},
+      {"backward", [&] { step.Backward(); }},
+      {"optimizer", [&] { step.Optimize(); }},
+      {"ema", [&] { step.Ema(); }},
   };
   std::map<std::string, std::vector<double>> ms;
   PhaseTimer timer(device);
@@ -140,12 +74,12 @@ int Main() {
     }
     const std::vector<double> phase_ms = timer.Milliseconds();  // waits for the step's last event
     if (i < FLAGS_warmup) continue;
-    double step = 0;
+    double total = 0;
     for (size_t k = 0; k < phases.size(); ++k) {
       ms[phases[k].first].push_back(phase_ms[k]);
-      step += phase_ms[k];
+      total += phase_ms[k];
     }
-    ms["step"].push_back(step);
+    ms["step"].push_back(total);
     const CudaMemory m = ReadCudaMemory(device);
     peak.in_use = std::max(peak.in_use, m.in_use);
     peak.peak_allocated = std::max(peak.peak_allocated, m.peak_allocated);

@@ -127,6 +127,8 @@ cw_dep(glog HEADER glog/logging.h LIBS glog)
 cw_dep(gflags HEADER gflags/gflags.h LIBS gflags)
 cw_dep(hdf5 HEADER H5Cpp.h INCLUDE_SUFFIX hdf5/serial LIBS hdf5_serial_cpp hdf5_serial)
 cw_dep(gdcm HEADER gdcmImageReader.h INCLUDE_SUFFIX gdcm-3.0 LIBS gdcmMSFF gdcmDSED gdcmCommon gdcmDICT gdcmIOD)
+# The figures' XML writer.
+cw_dep(libxml2 HEADER libxml/xmlwriter.h INCLUDE_SUFFIX libxml2 LIBS xml2)
 # ProcessGroupGloo's headers (the wheel carries gloo itself, not its headers).
 cw_dep(gloo_headers HEADER gloo/algorithm.h INCLUDE_SUFFIX ../include-gloo)
 # The fused CPU attention's cblas_sgemm (OpenBLAS on Debian: libblas.so.3).

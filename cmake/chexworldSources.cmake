@@ -9,7 +9,8 @@
 #   include(cmake/chexworldSources.cmake)
 #   chexworld_sources("${root}" LIB_SOURCES PROTO_SOURCES)
 
-# name=path of main, for each binary both builds make.
+# name=path of main[+path of another source of that binary only], for each
+# binary both builds make.
 set(CHEXWORLD_BINARIES
   run=experiments/run_main.cc
   sweep=experiments/sweep_main.cc
@@ -19,7 +20,7 @@ set(CHEXWORLD_BINARIES
   embed=experiments/embed_main.cc
   report=experiments/report_main.cc
   pack=datasets/pack_main.cc
-  step_phases_bench=benchmarks/step_phases_bench.cc)
+  step_phases_bench=benchmarks/step_phases_bench.cc+benchmarks/synthetic_step.cc)
 
 function(chexworld_sources root out_cc out_proto)
   # CONFIGURE_DEPENDS (a file added or removed re-runs the configure step)

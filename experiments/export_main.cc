@@ -57,19 +57,6 @@ DEFINE_string(formats, "pt,safetensors", "pt and/or safetensors");
 namespace chexworld {
 namespace {
 
-// The optimizer's state key of a parameter: the TensorImpl address, as a
-// string in libtorch 1.x (c10::guts::to_string) and as the pointer in 2.x.
-template <typename Key>
-Key StateKey(c10::TensorImpl* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream os;
-    os << impl;
-    return os.str();
-  } else {
-    return static_cast<Key>(impl);
-  }
-}
-
 std::string Json(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -113,7 +100,7 @@ absl::Status Export(const std::string& checkpoint, const std::string& out_dir, b
   try {
     torch::serialize::InputArchive opt;
     archive.read("optimizer", opt);
-    optimizer->optimizer().load(opt);
+    optimizer->LoadState(opt);
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat(checkpoint, ": cannot read the optimizer state: ",
                                             std::string(e.what()).substr(0, 200)));
@@ -122,12 +109,11 @@ absl::Status Export(const std::string& checkpoint, const std::string& out_dir, b
   // Per-parameter optimizer state, named as the parameters are.
   NamedTensors state;
   std::vector<std::string> group_json;
-  auto& o = optimizer->optimizer();
+  const auto& o = optimizer->state();
   NamedParameters all = groups.decay;
   all.insert(all.end(), groups.no_decay.begin(), groups.no_decay.end());
   for (const auto& [name, p] : all) {
-    using Key = typename std::decay_t<decltype(o.state())>::key_type;
-    auto it = o.state().find(StateKey<Key>(p.unsafeGetTensorImpl()));
+    auto it = o.state().find(p.unsafeGetTensorImpl());
     if (it == o.state().end()) continue;  // no step taken yet
     if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get())) {
       state.emplace_back(name + ".exp_avg", adamw->exp_avg());

@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_split.h"
 #include "chexworld/core/config.h"
+#include "chexworld/core/config_location.h"
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/registry.h"
@@ -78,7 +79,9 @@ int main(int argc, char** argv) {
   auto config = chexworld::LoadExperimentConfig(config_path, sets);
   if (!config.ok()) return Fail(2, std::string(config.status().message()));
   // Every rule, before the folder exists: a bad config does no work.
-  if (auto s = chexworld::CheckExperimentComplete(*config); !s.ok()) return Fail(2, std::string(s.message()));
+  if (auto s = chexworld::CheckExperimentComplete(*config); !s.ok()) {
+    return Fail(2, chexworld::MessageWithLocation(s, config_path, sets));
+  }
   const std::string resolved = chexworld::ToTextProtoWithDefaults(*config);
   if (FLAGS_print_resolved) {
     std::cout << resolved;

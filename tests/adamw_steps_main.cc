@@ -64,14 +64,14 @@ int Main(const std::string& inputs, const std::string& out) {
   std::stringstream archive;
   {
     torch::serialize::OutputArchive a;
-    first.adamw->state().save(a);
+    first.adamw->state().save(a);  // as a checkpoint
     a.save_to(archive);
   }
   Run second = Start(in, n, &first.params);
   {
     torch::serialize::InputArchive a;
     a.load_from(archive);
-    second.adamw->state().load(a);
+    second.adamw->LoadState(a);
   }
   Steps(in, second, kSteps / 2, kSteps);
   for (int i = 0; i < n; ++i) {
@@ -83,7 +83,7 @@ int Main(const std::string& inputs, const std::string& out) {
   std::printf("ok: saving the state at step %d and loading it into a new optimizer continues bit-exactly\n", kSteps / 2);
 
   NamedTensors result;
-  auto& state = full.adamw->state();
+  const auto& state = full.adamw->state();
   for (int i = 0; i < n; ++i) {
     auto& s = static_cast<torch::optim::AdamWParamState&>(*state.state().at(full.params[i].unsafeGetTensorImpl()));
     if (s.step() != kSteps) {

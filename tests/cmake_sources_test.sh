@@ -16,7 +16,7 @@ work="${TEST_TMPDIR:-$(mktemp -d)}"
 # Bazel: //pkg:path/file.cc labels of this repository -> pkg/path/file.cc.
 grep -E '^//(chexworld|datasets|experiments|benchmarks)[/:]' "$query" | grep -E '\.(cc|proto)$' |
   sed -E 's|^//||; s|:|/|' | sort -u > "$work/bazel_all"
-main_re='(_main\.cc|_bench\.cc)$'
+main_re='(_main\.cc|_bench\.cc)$|^benchmarks/'  # a binary's own sources
 grep -E "$main_re" "$work/bazel_all" > "$work/bazel_mains" || true
 grep -v -E "$main_re" "$work/bazel_all" > "$work/bazel_library" || true
 

@@ -43,6 +43,11 @@ bad() {
   grep -q -- "$want" "$work/bad.log" || fail "--print_resolved accepted $*"
 }
 bad "warmup_epochs = 1: must be shorter than the 1 training epochs" --set=trainer.epochs=1
+# ... at the file, line and column of the field, with the fix.
+grep -q "resume.textproto:29:[0-9]*: schedule.lr.options.warmup_epochs: .*; set schedule.lr.options.warmup_epochs below trainer.epochs, or raise trainer.epochs" "$work/bad.log" ||
+  { cat "$work/bad.log"; fail "the warm-up error names no file:line or no fix"; }
+bad "^error: --set schedule.lr.options.warmup_epochs=3: schedule.lr.options.warmup_epochs" \
+  --set=trainer.epochs=2 --set schedule.lr.options.warmup_epochs=3
 bad "set model.predictor.options.disable_action=true" --set=objective.name=ijepa
 expect_status 2 "$sweep" --sweep="$sweep_config" --sweep_dir="$work/bad_sweep" --set=trainer.epochs=1 > "$work/bad.log" 2>&1
 grep -q "warmup_epochs = 1: must be shorter" "$work/bad.log" || { cat "$work/bad.log"; fail "the sweep accepted a 1-epoch warmup"; }

@@ -89,13 +89,15 @@ std::vector<int64_t> PlaceBlock(const Grid& g, int bh, int bw, const std::vector
 
 }  // namespace
 
-MaskBatch MultiblockMasker::Sample(int64_t batch, int64_t gh, int64_t gw, uint64_t call, std::mt19937_64& rng) const {
+MaskBatch MultiblockMasker::SampleVariable(int64_t batch, int64_t gh, int64_t gw, uint64_t call,
+                                           std::mt19937_64& rng) const {
   const auto sizes = BlockSizes(gh, gw, call);
   const int ph = std::max(1, sizes[0]), pw = std::max(1, sizes[1]), eh = std::max(1, sizes[2]), ew = std::max(1, sizes[3]);
   const Grid g{gh, gw};
   const int keep = min_keep(gh, gw);
   MaskBatch out;
   out.batch = batch;
+  out.blocks = {ph, pw, eh, ew};
   std::vector<std::vector<int64_t>> ctx(batch), tgt(batch);
   int64_t min_ctx = gh * gw, min_tgt = gh * gw;
   const std::vector<std::vector<uint8_t>> none;
@@ -144,6 +146,53 @@ MaskBatch MultiblockMasker::Sample(int64_t batch, int64_t gh, int64_t gw, uint64
   return out;
 }
 
+std::pair<int64_t, int64_t> MultiblockMasker::FixedLengths(int64_t batch, int64_t gh, int64_t gw) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto key = std::make_tuple(batch, gh, gw);
+  auto it = fixed_.find(key);
+  if (it != fixed_.end()) return it->second;
+  constexpr int kBatches = 512;
+  std::mt19937_64 rng(0);
+  std::vector<int64_t> context, target;
+  for (int i = 0; i < kBatches; ++i) {
+    const MaskBatch m = SampleVariable(batch, gh, gw, static_cast<uint64_t>(i), rng);
+    context.push_back(m.context_len);
+    target.push_back(m.target_len);
+  }
+  std::sort(context.begin(), context.end());
+  std::sort(target.begin(), target.end());
+  const std::pair<int64_t, int64_t> lengths{context[kBatches / 10], target[kBatches / 10]};
+  fixed_.emplace(key, lengths);
+  return lengths;
+}
+
+MaskBatch MultiblockMasker::Sample(int64_t batch, int64_t gh, int64_t gw, uint64_t call, std::mt19937_64& rng) const {
+  if (!o_.fixed_lengths()) return SampleVariable(batch, gh, gw, call, rng);
+  const auto [ke, kp] = FixedLengths(batch, gh, gw);
+  // Draws again (new block sizes: another call number) until the batch is long
+  // enough; one batch in ten needs it, so a thousand attempts never run out.
+  for (uint64_t attempt = 0; attempt < 1000; ++attempt) {
+    MaskBatch m = SampleVariable(batch, gh, gw, call + (attempt << 40), rng);
+    if (m.context_len < ke || m.target_len < kp) continue;
+    MaskBatch out;
+    out.batch = batch;
+    out.context_len = ke;
+    out.target_len = kp;
+    out.relaxations = m.relaxations;
+    out.blocks = m.blocks;
+    out.draws = static_cast<int>(attempt) + 1;
+    for (int64_t b = 0; b < batch; ++b) {
+      const auto c = m.context.begin() + b * m.context_len;
+      const auto t = m.target.begin() + b * m.target_len;
+      out.context.insert(out.context.end(), c, c + ke);
+      out.target.insert(out.target.end(), t, t + kp);
+    }
+    return out;
+  }
+  TORCH_CHECK(false, "multiblock masks: no batch of ", batch, " reached the fixed lengths (", ke, ", ", kp,
+              ") in 1000 draws");
+}
+
 namespace {
 
 absl::Status ValidateMultiblock(const MultiblockOptions& o) { return ResolveMultiblockOptions(o).status(); }
@@ -177,6 +226,7 @@ class RandomMasker : public Masker {
     }
     return out;
   }
+  bool fixed_lengths() const override { return true; }
 
  private:
   RandomMaskOptions o_;

@@ -47,11 +47,12 @@ void MultiTensorAdamW::SetHyperparameters(double lr, double weight_decay) {
 
 void MultiTensorAdamW::Prepare() {
   // The step count a loaded checkpoint holds (every tensor steps together).
+  int64_t steps = 0;
   for (auto& g : adamw_->param_groups()) {
     for (auto& p : g.params()) {
       auto it = adamw_->state().find(p.unsafeGetTensorImpl());
       if (it != adamw_->state().end()) {
-        steps_ = static_cast<torch::optim::AdamWParamState&>(*it->second).step();
+        steps = static_cast<torch::optim::AdamWParamState&>(*it->second).step();
         break;
       }
     }
@@ -62,7 +63,7 @@ void MultiTensorAdamW::Prepare() {
     Group g;
     g.decay = i == 0 && has_decay_group_;  // MakeAdamW: group 0 = decay, when there is one
     for (const auto& p : libtorch_groups[i].params()) {
-      auto& s = StateOf(*adamw_, p, steps_);
+      auto& s = StateOf(*adamw_, p, steps);
       g.params.push_back(p);
       g.exp_avgs.push_back(s.exp_avg());
       g.exp_avg_sqs.push_back(s.exp_avg_sq());
@@ -71,7 +72,7 @@ void MultiTensorAdamW::Prepare() {
     groups_.push_back(std::move(g));
   }
   torch::NoGradGuard no_grad;
-  step_.fill_(static_cast<double>(steps_));
+  step_.fill_(static_cast<double>(steps));
   prepared_ = true;
 }
 
@@ -79,7 +80,6 @@ void MultiTensorAdamW::Step() {
   if (!prepared_) Prepare();
   torch::NoGradGuard no_grad;
   step_.add_(1);
-  ++steps_;
   for (Group& g : groups_) {
     std::vector<torch::Tensor> grads;
     grads.reserve(g.params.size());
@@ -113,7 +113,7 @@ void MultiTensorAdamW::Step() {
   }
 }
 
-torch::optim::AdamW& MultiTensorAdamW::state() {
+const torch::optim::AdamW& MultiTensorAdamW::state() {
   auto& groups = adamw_->param_groups();
   for (size_t i = 0; i < groups.size(); ++i) {
     auto& o = static_cast<torch::optim::AdamWOptions&>(groups[i].options());
@@ -121,13 +121,18 @@ torch::optim::AdamW& MultiTensorAdamW::state() {
     o.weight_decay(i == 0 && has_decay_group_ ? weight_decay_ : 0.0);
   }
   if (prepared_) {
+    torch::NoGradGuard no_grad;
+    const int64_t steps = static_cast<int64_t>(step_.item<double>());
     for (auto& g : adamw_->param_groups()) {
-      for (auto& p : g.params()) StateOf(*adamw_, p, steps_).step(steps_);
+      for (auto& p : g.params()) StateOf(*adamw_, p, steps).step(steps);
     }
   }
-  // The caller may load into it: take the state back at the next Step().
-  prepared_ = false;
   return *adamw_;
+}
+
+void MultiTensorAdamW::LoadState(torch::serialize::InputArchive& archive) {
+  adamw_->load(archive);
+  prepared_ = false;  // new moment tensors and a new count: the next Step() takes them up
 }
 
 }  // namespace chexworld

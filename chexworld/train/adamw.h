@@ -10,9 +10,10 @@
 //   p *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // The moments live in libtorch's AdamW state (torch::optim::AdamWParamState),
-// which checkpoints, --resume and export read and write unchanged: optimizer()
-// writes the step count into it first, and the next Step() takes the state
-// back from it (a checkpoint may have been loaded into it).
+// which checkpoints, --resume and export read and write unchanged: state()
+// writes the device's step count into it first (one read, where a checkpoint
+// is written anyway), and after LoadState the next Step() takes the loaded
+// moments and count up.
 #ifndef CHEXWORLD_TRAIN_ADAMW_H_
 #define CHEXWORLD_TRAIN_ADAMW_H_
 
@@ -34,8 +35,11 @@ class MultiTensorAdamW {
   void SetHyperparameters(double lr, double weight_decay);
   // One step over every parameter that has a gradient.
   void Step();
-  // libtorch's optimizer holding the state, up to date, for saving or loading.
-  torch::optim::AdamW& state();
+  // libtorch's optimizer holding the state, step counts up to date (read from
+  // the device: call it where a checkpoint is written, not every step).
+  const torch::optim::AdamW& state();
+  // Loads a saved state; the next Step() takes it up.
+  void LoadState(torch::serialize::InputArchive& archive);
 
  private:
   struct Group {
@@ -50,8 +54,7 @@ class MultiTensorAdamW {
   double lr_ = 0, weight_decay_ = 0;
   std::vector<Group> groups_;
   bool prepared_ = false;
-  int64_t steps_ = 0;            // the step count, as the host knows it
-  torch::Tensor step_, lr_t_, decay_t_;
+  torch::Tensor step_, lr_t_, decay_t_;  // 0-dim, on the parameters' device
 };
 
 }  // namespace chexworld

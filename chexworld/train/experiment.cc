@@ -7,8 +7,10 @@
 
 #include <glog/logging.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "chexworld/core/config.h"
+#include "chexworld/core/config_location.h"
 #include "chexworld/core/failpoints.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/core/registry.h"
@@ -184,6 +186,25 @@ absl::Status CheckRunConfig(const RunConfig& r) {
   return DistributedFromEnvironment().status();
 }
 
+// trainer.cuda_graph replays one captured step: every batch must have the
+// same shapes and the step must be the whole optimizer step of one process.
+absl::Status CheckCudaGraph(const ExperimentConfig& c) {
+  if (!c.trainer().cuda_graph()) return absl::OkStatus();
+  auto refuse = [](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("trainer.cuda_graph = true needs ", why));
+  };
+  if (c.run().device().rfind("cuda", 0) != 0) return refuse("run.device = \"cuda\"");
+  if (c.trainer().accum_iter() > 1) return refuse("trainer.accum_iter = 1 (the graph holds one whole optimizer step)");
+  if (c.trainer().concurrent_shards() > 1) return refuse("trainer.concurrent_shards = 0 or 1");
+  ASSIGN_OR_RETURN(std::shared_ptr<Masker> masker, CreateMasker(c.data().masker()));
+  if (!masker->fixed_lengths()) {
+    return refuse("masks of fixed lengths (data.masker.options.fixed_lengths = true): a graph replays fixed shapes");
+  }
+  ASSIGN_OR_RETURN(DistributedEnv env, DistributedFromEnvironment());
+  if (env.enabled()) return refuse("one process (the all-reduce of data-parallel ranks is not captured)");
+  return absl::OkStatus();
+}
+
 // An objective that never conditions on actions with a predictor that builds
 // an action network trains parameters that only transform mask tokens by a
 // constant: refuse, naming both fixes.
@@ -207,7 +228,8 @@ absl::Status CheckPredictorMatchesObjective(const ExperimentConfig& c) {
 }
 
 // Every schedule's own rules against the run's length (warmup shorter than the
-// epochs, ...), as the trainer will build them.
+// epochs, ...), as the trainer will build them. A warm-up too long names the
+// field and the fix; the status carries the field (runners add its file:line).
 absl::Status CheckSchedules(const ExperimentConfig& c) {
   const ScheduleHorizon horizon{std::max(1, c.trainer().epochs()), 1};
   for (const auto& [field, spec] : std::vector<std::pair<const char*, const ComponentSpec*>>{
@@ -215,7 +237,16 @@ absl::Status CheckSchedules(const ExperimentConfig& c) {
            {"schedule.weight_decay", &c.schedule().weight_decay()},
            {"schedule.ema_momentum", &c.schedule().ema_momentum()}}) {
     auto s = CreateSchedule(*spec, horizon);
-    if (!s.ok()) return AddContext(s.status(), absl::StrCat(field, " (trainer.epochs = ", c.trainer().epochs(), ")"));
+    if (s.ok()) continue;
+    if (absl::StrContains(s.status().message(), "warmup_epochs")) {
+      const std::string path = absl::StrCat(field, ".options.warmup_epochs");
+      return WithConfigField(
+          absl::InvalidArgumentError(absl::StrCat(
+              path, ": ", s.status().message(), " (trainer.epochs = ", c.trainer().epochs(), "); set ", path,
+              " below trainer.epochs, or raise trainer.epochs")),
+          path);
+    }
+    return AddContext(s.status(), absl::StrCat(field, " (trainer.epochs = ", c.trainer().epochs(), ")"));
   }
   return absl::OkStatus();
 }
@@ -236,6 +267,7 @@ absl::Status CheckExperimentComplete(const ExperimentConfig& c) {
     RETURN_IF_ERROR(Require(c.schedule().has_ema_momentum(), "schedule.ema_momentum", why));
     RETURN_IF_ERROR(Require(c.trainer().epochs() > 0, "trainer.epochs", why));
     RETURN_IF_ERROR(CheckConcurrentShards(c));
+    RETURN_IF_ERROR(CheckCudaGraph(c));
     RETURN_IF_ERROR(CheckSchedules(c));
     RETURN_IF_ERROR(CheckPredictorMatchesObjective(c));
   }

@@ -16,6 +16,8 @@
 #include "chexworld/models/checkpoint/state_dict.h"
 #include "chexworld/models/ema.h"
 #include "chexworld/train/flops.h"
+#include "chexworld/train/grad_clip.h"
+#include "chexworld/train/graphed_step.h"
 #include "chexworld/train/preemption.h"
 #include "chexworld/train/runtime.h"
 #include "chexworld/train/sharded_step.h"
@@ -45,43 +47,18 @@ struct LoopState {
   int collapsed_for = 0;
   bool warned_collapse = false;
   double model_flops = 0;  // of this process's micro-batches (METHOD 9.1)
+  double data_wait_seconds = 0;
+  CudaMemory peak_memory;  // the largest figures read in this segment
   PretrainSummary summary;
   std::unique_ptr<StepLog> log;
   std::unique_ptr<ShardedStep> step;
   std::unique_ptr<StepProfiler> profiler;
   std::unique_ptr<DeviceCopier> copier;  // host batches to the device (a side stream on CUDA)
   std::unique_ptr<EmaUpdater> ema;       // made after a resume has loaded the networks
+  std::unique_ptr<GraphedStep> graphed;  // trainer.cuda_graph
 };
 
 namespace {
-
-// As the official optimizer.zero_grad(set_to_none=True): the next backward
-// writes each gradient instead of adding it to a zeroed buffer.
-void ClearGradients(const std::vector<torch::Tensor>& params) {
-  for (auto p : params) p.mutable_grad().reset();
-}
-
-// torch.nn.utils.clip_grad_norm_ as the official code calls it, on the
-// device: the total norm stays a tensor and the clip factor is applied as
-// min(1, max_norm / (norm + 1e-6)), so nothing waits for the device.
-// Undefined when no parameter has a gradient.
-// As its foreach path (torch's default on CUDA): one multi-tensor norm and one
-// multi-tensor scaling, whatever the number of tensors.
-torch::Tensor ClipGradNorm(const std::vector<torch::Tensor>& params, double max_norm) {
-  std::vector<torch::Tensor> grads;
-  for (const auto& p : params) {
-    if (p.grad().defined()) grads.push_back(p.grad());
-  }
-  if (grads.empty()) return {};
-  torch::NoGradGuard g;
-  torch::Tensor total = torch::stack(at::_foreach_norm(grads, 2)).norm(2);
-  if (max_norm > 0) {
-    // Python's max_norm / t is t.reciprocal() * max_norm.
-    const torch::Tensor coef = ((total + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
-    at::_foreach_mul_(grads, coef);
-  }
-  return total;
-}
 
 std::string FormatDuration(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds);
@@ -185,8 +162,53 @@ absl::Status Pretrainer::Prepare(bool resume, LoopState& s) {
                       "than one pass; with one rank per core set trainer.concurrent_shards=1";
     }
   }
+  if (tc.cuda_graph()) {
+    // One process, one shard, accum 1 (checked with the config): the step is
+    // the whole optimizer step.
+    s.graphed = std::make_unique<GraphedStep>(device_, [this, &s](const WorldModelBatch& b) {
+      ObjectiveOutput out =
+          s.step->ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, s.params, 1.0);
+      return std::make_pair(out, UpdateParameters(s).value());
+    });
+    LOG(INFO) << "trainer.cuda_graph: the step runs eagerly for 3 micro-batches, is then captured in a CUDA graph "
+                 "and replayed";
+  }
   s.start = std::chrono::steady_clock::now();
   return absl::OkStatus();
+}
+
+double Pretrainer::MicroBatchFlops(const WorldModelBatch& b) const {
+  StepShape shape;
+  shape.tokens = (b.image1.size(2) / c_.encoder->patch_size()) * (b.image1.size(3) / c_.encoder->patch_size());
+  shape.patch = c_.encoder->patch_size();
+  shape.channels = c_.encoder->in_channels();
+  shape.enc_dim = c_.encoder->embed_dim();
+  shape.enc_depth = c_.encoder->depth();
+  shape.pred_dim = c_.predictor->embed_dim();
+  shape.pred_depth = c_.predictor->depth();
+  shape.action_dim = c_.predictor->action_dim();
+  shape.context = b.masks_enc1.size(1);
+  shape.target = b.masks_pred1.size(1);
+  const Objective::Passes passes = c_.objective->passes();
+  shape.target_passes = passes.target;
+  shape.context_passes = passes.context;
+  shape.predictor_passes = passes.predictor;
+  return StepFlopsPerImage(shape);
+}
+
+absl::StatusOr<torch::Tensor> Pretrainer::UpdateParameters(LoopState& s) {
+  if (c_.communicator->world_size() > 1) {
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : s.params) {
+      if (p.grad().defined()) grads.push_back(p.grad());
+    }
+    RETURN_IF_ERROR(c_.communicator->AllReduceMean(grads, "gradients"));
+  }
+  torch::Tensor norm = ClipGradNorm(s.params, config_.trainer().clip_grad());
+  c_.optimizer->Step();
+  ClearGradients(s.params);
+  s.ema->Apply();  // momentum set by the caller (a device scalar)
+  return norm;
 }
 
 absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
@@ -197,52 +219,34 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
   // model, sets the pace.
   StepFacts f;
   f.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
-  s.summary.data_wait_seconds += f.data_wait_s;
+  s.data_wait_seconds += f.data_wait_s;
   const int64_t it = s.epoch * s.per_epoch + c_.loader->position() - 1;
   s.profiler->Before(it);
   f.lr = c_.lr->Value(it);
   f.weight_decay = c_.weight_decay->Value(it);
   c_.optimizer->SetHyperparameters(f.lr, f.weight_decay);
-  WorldModelBatch b = s.copier->ToDevice(*next);
-  {
-    // Mask lengths vary from batch to batch: count every micro-batch's FLOPs.
-    StepShape shape;
-    shape.tokens = (b.image1.size(2) / c_.encoder->patch_size()) * (b.image1.size(3) / c_.encoder->patch_size());
-    shape.patch = c_.encoder->patch_size();
-    shape.channels = c_.encoder->in_channels();
-    shape.enc_dim = c_.encoder->embed_dim();
-    shape.enc_depth = c_.encoder->depth();
-    shape.pred_dim = c_.predictor->embed_dim();
-    shape.pred_depth = c_.predictor->depth();
-    shape.action_dim = c_.predictor->action_dim();
-    shape.context = b.masks_enc1.size(1);
-    shape.target = b.masks_pred1.size(1);
-    const Objective::Passes passes = c_.objective->passes();
-    shape.target_passes = passes.target;
-    shape.context_passes = passes.context;
-    shape.predictor_passes = passes.predictor;
-    s.model_flops += StepFlopsPerImage(shape) * b.size();
-  }
-  ObjectiveOutput out =
-      s.step->ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, s.params, 1.0 / s.accum);
-  RETURN_IF_ERROR(Failpoint("step"));
-  torch::Tensor grad_norm;
+  s.model_flops += MicroBatchFlops(*next) * next->size();  // mask lengths vary by batch
   s.at_step = (it + 1) % s.accum == 0;
   if (s.at_step) {
-    if (c_.communicator->world_size() > 1) {
-      std::vector<torch::Tensor> grads;
-      for (const auto& p : s.params) {
-        if (p.grad().defined()) grads.push_back(p.grad());
-      }
-      RETURN_IF_ERROR(c_.communicator->AllReduceMean(grads, "gradients"));
-    }
-    grad_norm = ClipGradNorm(s.params, config_.trainer().clip_grad());
-    c_.optimizer->Step();
-    ClearGradients(s.params);
     f.ema = c_.ema->Value(it);
-    s.ema->Update(f.ema);
-    ++s.steps;
+    s.ema->SetMomentum(f.ema);
   }
+  ObjectiveOutput out;
+  torch::Tensor grad_norm;
+  if (s.graphed) {
+    ASSIGN_OR_RETURN(auto step, s.graphed->Run(*next));  // the whole step, replayed
+    out = step.first;
+    grad_norm = step.second;
+    RETURN_IF_ERROR(Failpoint("step"));
+  } else {
+    WorldModelBatch b = s.copier->ToDevice(*next);
+    out = s.step->ForwardBackward(*c_.objective, *c_.encoder, *c_.target, *c_.predictor, b, s.params, 1.0 / s.accum);
+    RETURN_IF_ERROR(Failpoint("step"));
+    if (s.at_step) {
+      ASSIGN_OR_RETURN(grad_norm, UpdateParameters(s));
+    }
+  }
+  if (s.at_step) ++s.steps;
   s.iteration = it + 1;
   ++s.done_this_run;
   f.iteration = it;
@@ -259,6 +263,18 @@ absl::StatusOr<bool> Pretrainer::TrainMicroBatch(LoopState& s) {
     if (c_.communicator->world_size() == 1) s.stop_agreed = true;
   }
   return true;
+}
+
+RunTotals Pretrainer::Totals(const LoopState& s) const {
+  RunTotals t = resumed_;
+  t.images += static_cast<double>(s.done_this_run) * s.batch_size;
+  t.model_flops += s.model_flops;
+  t.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
+  t.data_wait_seconds += s.data_wait_seconds;
+  t.peak_memory.in_use = std::max(t.peak_memory.in_use, s.peak_memory.in_use);
+  t.peak_memory.peak_allocated = std::max(t.peak_memory.peak_allocated, s.peak_memory.peak_allocated);
+  t.peak_memory.peak_reserved = std::max(t.peak_memory.peak_reserved, s.peak_memory.peak_reserved);
+  return t;
 }
 
 absl::Status Pretrainer::ReadStatistics(LoopState& s) {
@@ -300,15 +316,18 @@ absl::Status Pretrainer::ReadStatistics(LoopState& s) {
       s.collapsed_for = 0;
     }
   }
-  // Timing as of now: the device has caught up with the host (the read above).
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
-  s.summary.elapsed_seconds = elapsed;
-  s.summary.images_per_second = s.done_this_run * s.batch_size / std::max(elapsed, 1e-9);
-  s.summary.model_flops_per_image = s.model_flops / std::max<double>(1, s.done_this_run * s.batch_size);
-  s.summary.achieved_tflops = s.model_flops * c_.communicator->world_size() / std::max(elapsed, 1e-9) / 1e12;
-  s.summary.peak_memory.in_use = std::max(s.summary.peak_memory.in_use, memory.in_use);
-  s.summary.peak_memory.peak_allocated = std::max(s.summary.peak_memory.peak_allocated, memory.peak_allocated);
-  s.summary.peak_memory.peak_reserved = std::max(s.summary.peak_memory.peak_reserved, memory.peak_reserved);
+  // Timing as of now (the device has caught up with the host: the read
+  // above), of the whole run: earlier segments' totals included.
+  s.peak_memory.in_use = std::max(s.peak_memory.in_use, memory.in_use);
+  s.peak_memory.peak_allocated = std::max(s.peak_memory.peak_allocated, memory.peak_allocated);
+  s.peak_memory.peak_reserved = std::max(s.peak_memory.peak_reserved, memory.peak_reserved);
+  const RunTotals t = Totals(s);
+  s.summary.elapsed_seconds = t.train_seconds;
+  s.summary.data_wait_seconds = t.data_wait_seconds;
+  s.summary.images_per_second = t.images / std::max(t.train_seconds, 1e-9);
+  s.summary.model_flops_per_image = t.model_flops / std::max(1.0, t.images);
+  s.summary.achieved_tflops = t.model_flops * c_.communicator->world_size() / std::max(t.train_seconds, 1e-9) / 1e12;
+  s.summary.peak_memory = t.peak_memory;
   if (s.iteration % s.log_every == 0 || s.iteration == s.total) {
     s.log->Flush();
     if (rows.empty()) return absl::OkStatus();
@@ -329,7 +348,7 @@ absl::Status Pretrainer::CheckpointIfDue(LoopState& s) {
   // The rows up to the checkpoint are read, checked and on disk first.
   RETURN_IF_ERROR(ReadStatistics(s));
   s.log->Flush();
-  RETURN_IF_ERROR(SaveCheckpoint(s.epoch, c_.loader->position(), s.iteration, s.steps, &s.summary.last_checkpoint));
+  RETURN_IF_ERROR(SaveCheckpoint(s.epoch, c_.loader->position(), s.iteration, s.steps, Totals(s), &s.summary.last_checkpoint));
   s.saved_at = s.iteration;
   return absl::OkStatus();
 }
@@ -340,7 +359,7 @@ absl::Status Pretrainer::StopIfPreempted(LoopState& s) {
   RETURN_IF_ERROR(ReadStatistics(s));
   s.log->Flush();
   if (s.saved_at != s.iteration) {
-    RETURN_IF_ERROR(SaveCheckpoint(s.epoch, c_.loader->position(), s.iteration, s.steps, &s.summary.last_checkpoint));
+    RETURN_IF_ERROR(SaveCheckpoint(s.epoch, c_.loader->position(), s.iteration, s.steps, Totals(s), &s.summary.last_checkpoint));
   }
   RETURN_IF_ERROR(c_.communicator->Barrier());
   const std::string why =
@@ -355,7 +374,7 @@ absl::StatusOr<PretrainSummary> Pretrainer::Finish(LoopState& s) {
   RETURN_IF_ERROR(ReadStatistics(s));
   s.log->Flush();
   s.summary.optimizer_steps = s.steps;
-  RETURN_IF_ERROR(SaveCheckpoint(s.epoch, s.batch, s.iteration, s.steps, &s.summary.last_checkpoint));
+  RETURN_IF_ERROR(SaveCheckpoint(s.epoch, s.batch, s.iteration, s.steps, Totals(s), &s.summary.last_checkpoint));
   // Encoders for downstream use, in the official key layout (torch.load-able).
   if (c_.communicator->rank() == 0) {
     RETURN_IF_ERROR(SaveStateDict(GetStateDict(*c_.target), run_dir_ + "/target_encoder.pt"));

@@ -62,6 +62,17 @@ struct PretrainComponents {
   std::shared_ptr<Communicator> communicator;
 };
 
+// What the whole run has done, over every segment a resume joined (this
+// process's part): kept in each checkpoint, so the summary of a resumed run
+// describes the run, not its last segment.
+struct RunTotals {
+  double images = 0;             // images of this process's micro-batches
+  double model_flops = 0;        // of those micro-batches (METHOD 9.1)
+  double train_seconds = 0;      // wall time of the training loops
+  double data_wait_seconds = 0;  // of which the steps waited for their batches
+  CudaMemory peak_memory;        // the largest figures read (-1s: not CUDA)
+};
+
 // Of the whole run, parts before a resume included (timings: this process).
 struct PretrainSummary {
   int64_t micro_batches = 0;
@@ -69,7 +80,7 @@ struct PretrainSummary {
   double first_loss = 0, last_loss = 0;
   std::map<std::string, double> last_terms;
   double images_per_second = 0;
-  double elapsed_seconds = 0;    // wall time of this run's training loop
+  double elapsed_seconds = 0;    // wall time of the training loops, every segment
   double data_wait_seconds = 0;  // of which the steps waited for their batches
   // Of this process's micro-batches (METHOD 9.1; mask lengths vary by batch):
   double model_flops_per_image = 0;  // forward + backward, all passes
@@ -93,13 +104,21 @@ class Pretrainer {
   absl::Status Prepare(bool resume, LoopState& s);
   // One micro-batch: false at the end of the loader's epoch. No host sync.
   absl::StatusOr<bool> TrainMicroBatch(LoopState& s);
+  // Model FLOPs per image of a micro-batch of `b`'s shapes (METHOD 9.1).
+  double MicroBatchFlops(const WorldModelBatch& b) const;
+  // After the backward of a step's last micro-batch: the gradients averaged
+  // over ranks, clipped (the norm is returned), AdamW, gradients cleared, EMA.
+  absl::StatusOr<torch::Tensor> UpdateParameters(LoopState& s);
   // Reads the pending statistics: rows, non-finite check, collapse watch, log.
   absl::Status ReadStatistics(LoopState& s);
   absl::Status CheckpointIfDue(LoopState& s);
   // A Preempted status once a stop was agreed and the step is on disk.
   absl::Status StopIfPreempted(LoopState& s);
   absl::StatusOr<PretrainSummary> Finish(LoopState& s);
-  absl::Status SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps, std::string* path);
+  absl::Status SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps, const RunTotals& totals,
+                              std::string* path);
+  // The run's totals up to now: the resumed checkpoint's plus this segment's.
+  RunTotals Totals(const LoopState& s) const;
   absl::Status LoadCheckpoint(const std::string& path, int64_t* epoch, int64_t* batch, int64_t* iteration,
                               int64_t* steps);
   // Loads the newest checkpoint that verifies against its sidecar and parses,
@@ -111,6 +130,7 @@ class Pretrainer {
   std::string run_dir_;
   PretrainComponents c_;
   torch::Device device_;
+  RunTotals resumed_;  // the totals of the checkpoint resumed from
   double logged_loss_ = 0;
 };
 

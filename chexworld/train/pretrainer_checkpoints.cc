@@ -43,7 +43,7 @@ absl::Status LoadCheckpointNetworks(const std::string& path, torch::nn::Module* 
 }
 
 absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t iteration, int64_t steps,
-                                        std::string* path) {
+                                        const RunTotals& totals, std::string* path) {
   const std::string dir = run_dir_ + "/checkpoints";
   const std::string previous = LatestCheckpoint(dir);
   *path = CheckpointPath(dir, iteration);
@@ -58,12 +58,20 @@ absl::Status Pretrainer::SaveCheckpoint(int64_t epoch, int64_t batch, int64_t it
   nested("target_encoder", *c_.target);
   nested("predictor", *c_.predictor);
   torch::serialize::OutputArchive opt;
-  c_.optimizer->optimizer().save(opt);
+  c_.optimizer->state().save(opt);
   archive.write("optimizer", opt);
   archive.write("epoch", c10::IValue(epoch));
   archive.write("batch", c10::IValue(batch));
   archive.write("iteration", c10::IValue(iteration));
   archive.write("optimizer_steps", c10::IValue(steps));
+  // The run so far, for a summary that describes the whole run after a resume.
+  archive.write("totals/images", c10::IValue(totals.images));
+  archive.write("totals/model_flops", c10::IValue(totals.model_flops));
+  archive.write("totals/train_seconds", c10::IValue(totals.train_seconds));
+  archive.write("totals/data_wait_seconds", c10::IValue(totals.data_wait_seconds));
+  archive.write("totals/peak_cuda_allocated", c10::IValue(totals.peak_memory.peak_allocated));
+  archive.write("totals/peak_cuda_reserved", c10::IValue(totals.peak_memory.peak_reserved));
+  archive.write("totals/peak_cuda_in_use", c10::IValue(totals.peak_memory.in_use));
   {
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -107,7 +115,7 @@ absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch,
     RETURN_IF_ERROR(LoadCheckpointNetworks(path, c_.encoder.get(), c_.target.get(), c_.predictor.get()));
     torch::serialize::InputArchive opt;
     archive.read("optimizer", opt);
-    c_.optimizer->optimizer().load(opt);
+    c_.optimizer->LoadState(opt);
     c10::IValue v;
     archive.read("epoch", v);
     *epoch = v.toInt();
@@ -117,6 +125,25 @@ absl::Status Pretrainer::LoadCheckpoint(const std::string& path, int64_t* epoch,
     *iteration = v.toInt();
     archive.read("optimizer_steps", v);
     *steps = v.toInt();
+    resumed_ = RunTotals();
+    if (archive.try_read("totals/images", v)) {
+      resumed_.images = v.toDouble();
+      archive.read("totals/model_flops", v);
+      resumed_.model_flops = v.toDouble();
+      archive.read("totals/train_seconds", v);
+      resumed_.train_seconds = v.toDouble();
+      archive.read("totals/data_wait_seconds", v);
+      resumed_.data_wait_seconds = v.toDouble();
+      archive.read("totals/peak_cuda_allocated", v);
+      resumed_.peak_memory.peak_allocated = v.toInt();
+      archive.read("totals/peak_cuda_reserved", v);
+      resumed_.peak_memory.peak_reserved = v.toInt();
+      archive.read("totals/peak_cuda_in_use", v);
+      resumed_.peak_memory.in_use = v.toInt();
+    } else {
+      LOG(WARNING) << path << " keeps no run totals (an older checkpoint): summary.txt's speed and FLOP figures "
+                      "will describe the micro-batches after this resume only";
+    }
     torch::Tensor rng;
     archive.read("rng_cpu", rng);
     at::Generator gen = at::detail::getDefaultCPUGenerator();

@@ -66,7 +66,8 @@ class AdamWOptimizer : public TrainOptimizer {
  public:
   AdamWOptimizer(const AdamWOptions& o, const ParamGroups& g)
       : adamw_(g, o.beta1() == 0 ? 0.9 : o.beta1(), o.beta2() == 0 ? 0.999 : o.beta2(), o.eps() == 0 ? 1e-8 : o.eps()) {}
-  torch::optim::Optimizer& optimizer() override { return adamw_.state(); }
+  const torch::optim::Optimizer& state() override { return adamw_.state(); }
+  void LoadState(torch::serialize::InputArchive& archive) override { adamw_.LoadState(archive); }
   void Step() override { adamw_.Step(); }
   void SetHyperparameters(double lr, double wd) override { adamw_.SetHyperparameters(lr, wd); }
 

@@ -37,9 +37,11 @@ inline absl::StatusOr<std::shared_ptr<Schedule>> CreateSchedule(const ComponentS
 class TrainOptimizer {
  public:
   virtual ~TrainOptimizer() = default;
-  // The optimizer's state as libtorch's optimizer holds it, up to date, for
-  // saving or loading a checkpoint (the next Step() takes it back).
-  virtual torch::optim::Optimizer& optimizer() = 0;
+  // The state as libtorch's optimizer holds it (moments and step count per
+  // parameter), up to date: to read, or to save into a checkpoint.
+  virtual const torch::optim::Optimizer& state() = 0;
+  // Loads a checkpoint's state (written from state()); the next Step() takes it up.
+  virtual void LoadState(torch::serialize::InputArchive& archive) = 0;
   // One optimizer step on the current gradients.
   virtual void Step() = 0;
   // lr on every group; weight decay on the decay group only.

@@ -80,6 +80,22 @@ bool IsCpuOnlyHostRead(const std::string& name) {
   return name == "aten::_fused_adam_" || name == "aten::_fused_adamw_";
 }
 
+OperatorCount CountOperators(const std::function<void()>& fn) {
+  const std::set<ActivityType> activities = {ActivityType::CPU};
+  const ProfilerConfig config(ProfilerState::KINETO, /*report_input_shapes=*/false, /*profile_memory=*/false);
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  fn();
+  std::unique_ptr<prof::ProfilerResult> result = prof::disableProfiler();
+  OperatorCount count;
+  for (const auto& e : result->events()) {
+    if (e.deviceType() != c10::DeviceType::CPU || e.name().rfind("aten::", 0) != 0) continue;
+    ++count.aten;
+    ++count.by_name[e.name()];
+  }
+  return count;
+}
+
 StepProfiler::StepProfiler(ProfileWindow window, std::string out_dir, bool cuda)
     : window_(window), out_dir_(std::move(out_dir)), cuda_(cuda) {}
 

@@ -10,6 +10,8 @@
 #define CHEXWORLD_TRAIN_STEP_PROFILER_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,6 +34,15 @@ bool IsHostSyncOperator(const std::string& name);
 // kernel does not (ATen's fused Adam reads each step count): reads inside
 // them are listed apart in ops.tsv and not counted as synchronisations.
 bool IsCpuOnlyHostRead(const std::string& name);
+
+// The operators fn() dispatches, counted with libtorch's profiler on every
+// thread (nested calls included, as torch.profiler lists them): aten:: calls
+// in all and by name. What a GPU step launches scales with this count.
+struct OperatorCount {
+  int64_t aten = 0;
+  std::map<std::string, int64_t> by_name;
+};
+OperatorCount CountOperators(const std::function<void()>& fn);
 
 class StepProfiler {
  public:

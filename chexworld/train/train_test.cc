@@ -106,7 +106,7 @@ TEST(MultiTensorAdamWTest, MatchesLibtorchAndKeepsItsState) {
   EXPECT_TRUE(torch::allclose(a, a2, 1e-6, 1e-7)) << (a - a2).abs().max().item<float>();
   EXPECT_TRUE(torch::allclose(b, b2, 1e-6, 1e-7));
   EXPECT_TRUE(torch::equal(c, c0)) << "a tensor without a gradient changed";
-  auto& state = multi.state();
+  const auto& state = multi.state();
   const auto& s = static_cast<torch::optim::AdamWParamState&>(*state.state().at(a.unsafeGetTensorImpl()));
   EXPECT_EQ(s.step(), 5);
   const auto& r = static_cast<torch::optim::AdamWParamState&>(*reference->state().at(a2.unsafeGetTensorImpl()));
