@@ -4,7 +4,8 @@
 //   bazel run //experiments:report -- --run_dir=runs/pretrain_tiny/<stamp>
 //   bazel run //experiments:report -- --sweep_dir=runs/ablations/<stamp>
 //
-// Writes report.md and a self-contained report.html into the folder. And
+// Writes report.md and a self-contained report.html into the folder; with
+// --pdf also every figure as a PDF beside its SVG, for a paper. And
 // pools evaluation runs made once per pretraining seed, each comparing
 // several encoders (chexworld/eval/seed_report.h):
 //
@@ -21,13 +22,16 @@
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
 #include "chexworld/eval/run_report.h"
+#include "chexworld/eval/report_files.h"
 #include "chexworld/eval/seed_report.h"
+#include "chexworld/eval/sweep_report.h"
 
 DEFINE_string(run_dir, "", "a run folder");
 DEFINE_string(sweep_dir, "", "or a sweep folder (variants in results.csv order, else every sub-folder with a config)");
 DEFINE_string(seed_runs, "", "or comma-separated evaluation run folders, one per pretraining seed");
 DEFINE_string(seed_labels, "", "labels of --seed_runs (default 0, 1, 2, ...)");
 DEFINE_string(out_dir, "", "where --seed_runs writes seeds.md (default the first run's parent)");
+DEFINE_bool(pdf, false, "also write every figure (*.svg) of the run or sweep folder as PDF (rsvg-convert)");
 
 namespace {
 
@@ -51,10 +55,22 @@ int SeedRuns() {
   return 0;
 }
 
+// With --pdf, every figure of the folder also as PDF.
+int Pdf(const std::string& dir) {
+  if (!FLAGS_pdf) return 0;
+  auto n = chexworld::WritePdfFigures(dir);
+  if (!n.ok()) {
+    std::cerr << "error: " << n.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "pdf: " << *n << " figure(s) under " << dir << " also as .pdf\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  chexworld::ParseFlags("--run_dir=DIR | --sweep_dir=DIR | --seed_runs=A,B,C [--out_dir=DIR]", __FILE__, &argc, &argv);
+  chexworld::ParseFlags("--run_dir=DIR | --sweep_dir=DIR | --seed_runs=A,B,C [--out_dir=DIR] [--pdf]", __FILE__, &argc, &argv);
   if (!FLAGS_run_dir.empty() + !FLAGS_sweep_dir.empty() + !FLAGS_seed_runs.empty() != 1) {
     std::cerr << "error: give exactly one of --run_dir, --sweep_dir and --seed_runs\n";
     return 2;
@@ -66,33 +82,22 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << s.message() << "\n";
       return 1;
     }
+    if (int rc = Pdf(dir); rc != 0) return rc;
     std::cout << "report: " << dir << "/report.md, " << dir << "/report.html\n";
     return 0;
   }
   const std::string dir = chexworld::UserPath(FLAGS_sweep_dir);
-  // Run folders: <variant>, or <variant>/seed<s> when results.csv has a seed column.
-  std::vector<std::string> variants;
-  if (auto csv = chexworld::ReadFile(dir + "/results.csv"); csv.ok()) {
-    bool header = true, seeds = false;
-    for (absl::string_view line : absl::StrSplit(*csv, '\n', absl::SkipEmpty())) {
-      std::vector<std::string> cells = absl::StrSplit(line, ',');
-      if (header) {
-        header = false;
-        seeds = cells.size() > 1 && cells[1] == "seed";
-        continue;
-      }
-      variants.push_back(seeds && cells.size() > 1 ? cells[0] + "/seed" + cells[1] : cells[0]);
-    }
-  }
-  if (variants.empty()) {
-    std::cerr << "error: " << dir << "/results.csv lists no variants (is it a sweep folder?)\n";
+  const std::vector<chexworld::SweepRunInfo> runs = chexworld::ReadSweepRuns(dir);
+  if (runs.empty()) {
+    std::cerr << "error: " << dir << " has no results.csv and no run folders (is it a sweep folder?)\n";
     return 1;
   }
-  for (const auto& v : variants) chexworld::WriteRunReport(dir + "/" + v).IgnoreError();
-  if (auto s = chexworld::WriteSweepReport(dir, variants); !s.ok()) {
+  for (const auto& r : runs) chexworld::WriteRunReport(dir + "/" + r.name()).IgnoreError();
+  if (auto s = chexworld::WriteSweepReport(dir, runs); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }
+  if (int rc = Pdf(dir); rc != 0) return rc;
   std::cout << "report: " << dir << "/report.md, " << dir << "/report.html\n";
   return 0;
 }

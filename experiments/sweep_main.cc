@@ -31,10 +31,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "chexworld/core/config.h"
+#include "chexworld/core/config_location.h"
 #include "chexworld/core/flags.h"
 #include "chexworld/core/paths.h"
-#include "chexworld/eval/run_report.h"
 #include "chexworld/eval/seed_report.h"
+#include "chexworld/eval/sweep_report.h"
 #include "chexworld/train/experiment.h"
 #include "chexworld/train/preemption.h"
 
@@ -45,20 +46,6 @@ DEFINE_string(seeds, "",
               "sweep's seeds");
 
 namespace {
-
-// "key: value" lines of a summary or metrics file.
-std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
-  std::map<std::string, std::string> out;
-  auto text = chexworld::ReadFile(path);
-  if (!text.ok()) return out;
-  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-    size_t colon = line.find(':');
-    if (colon == absl::string_view::npos) continue;
-    out[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
-        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-  }
-  return out;
-}
 
 // Seeds from --seeds: a count ("3" = 0, 1, 2) or a list ("0,5,9"); a comma makes
 // it a list, so "2," is the single seed 2 (a seed-2 run of a sweep that was
@@ -125,64 +112,6 @@ std::string CsvCell(std::string cell) {
   return cell;
 }
 
-// results.md / results.csv: one row per run; with seeds, then every numeric
-// column's mean ± sd over seeds per variant.
-void WriteResults(const std::string& dir, const std::string& header_md, const std::vector<SweepRun>& runs,
-                  const std::vector<std::map<std::string, std::string>>& results, bool seeds) {
-  std::vector<std::string> columns = {"variant"};
-  if (seeds) columns.push_back("seed");
-  for (const auto& r : results)
-    for (const auto& [k, val] : r)
-      if (k != "variant" && k != "seed" && k != "overrides" && k != "checkpoint" &&
-          std::find(columns.begin(), columns.end(), k) == columns.end())
-        columns.push_back(k);
-  columns.push_back("overrides");
-  std::ofstream csv(dir + "/results.csv"), md(dir + "/results.md");
-  md << header_md << "| " << absl::StrJoin(columns, " | ") << " |\n|";
-  for (size_t c = 0; c < columns.size(); ++c) md << "---|";
-  md << "\n";
-  csv << absl::StrJoin(columns, ",") << "\n";
-  for (const auto& r : results) {
-    std::vector<std::string> cells;
-    for (const auto& c : columns) cells.push_back(r.count(c) ? r.at(c) : "");
-    md << "| " << absl::StrJoin(cells, " | ") << " |\n";
-    for (auto& cell : cells) cell = CsvCell(cell);
-    csv << absl::StrJoin(cells, ",") << "\n";
-  }
-  if (!seeds) return;
-  md << "\n## Mean ± sd over seeds\n\n| variant | seeds |";
-  std::vector<std::string> numeric;
-  for (size_t c = 2; c + 1 < columns.size(); ++c) numeric.push_back(columns[c]);
-  for (const auto& c : numeric) md << " " << c << " |";
-  md << "\n|---|---|";
-  for (size_t c = 0; c < numeric.size(); ++c) md << "---|";
-  md << "\n";
-  std::vector<std::string> order;
-  for (const auto& r : runs)
-    if (std::find(order.begin(), order.end(), r.variant) == order.end()) order.push_back(r.variant);
-  for (const auto& v : order) {
-    int n = 0;
-    for (const auto& r : results) n += r.at("variant") == v;
-    md << "| " << v << " | " << n << " |";
-    for (const auto& c : numeric) {
-      std::vector<double> xs;
-      for (const auto& r : results) {
-        double x = 0;
-        if (r.at("variant") == v && r.count(c) && absl::SimpleAtod(r.at(c), &x)) xs.push_back(x);
-      }
-      if (xs.empty()) {
-        md << " |";
-        continue;
-      }
-      double mean = 0, sq = 0;
-      for (double x : xs) mean += x / xs.size();
-      for (double x : xs) sq += (x - mean) * (x - mean);
-      md << absl::StrFormat(" %.4g ± %.2g |", mean, xs.size() > 1 ? std::sqrt(sq / (xs.size() - 1)) : 0.0);
-    }
-    md << "\n";
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -230,7 +159,7 @@ int main(int argc, char** argv) {
       absl::Status complete = config.ok() ? chexworld::CheckExperimentComplete(*config) : config.status();
       if (complete.ok()) complete = chexworld::CheckMachineCanRun(*config);
       if (!complete.ok()) {
-        std::cerr << "error: variant '" << v.name() << "': " << complete.message() << "\n";
+        std::cerr << "error: variant '" << v.name() << "': " << chexworld::MessageWithLocation(complete, base, all) << "\n";
         return 2;
       }
       r.config = *config;
@@ -245,37 +174,35 @@ int main(int argc, char** argv) {
     }
     dir = *made;
   }
-  std::vector<std::map<std::string, std::string>> results;
-  std::vector<std::string> run_names;
+  std::vector<chexworld::SweepRunInfo> infos;
   for (size_t i = 0; i < runs.size(); ++i) {
     SweepRun& r = runs[i];
-    const std::string name = with_seeds ? absl::StrCat(r.variant, "/seed", r.seed) : r.variant;
-    r.dir = dir + "/" + name;
+    const chexworld::SweepRunInfo info{r.variant, r.seed, absl::StrJoin(r.overrides, " ")};
+    r.dir = dir + "/" + info.name();
     if (int code = RunOne(r, i, runs.size(), dir); code != 0) return code;
-    auto row = ReadKeyValues(r.dir + "/summary.txt");
-    for (auto& [k, val] : ReadKeyValues(r.dir + "/eval_summary.txt")) row["eval/" + k] = val;
-    row["variant"] = r.variant;
-    if (with_seeds) row["seed"] = r.seed;
-    row["overrides"] = absl::StrJoin(r.overrides, " ");
-    results.push_back(row);
-    run_names.push_back(name);
+    infos.push_back(info);
   }
   const std::string header_md =
       absl::StrCat("# Sweep ", sweep_name, "\n\nbase: `", sweep.base_config(), "`",
                    sets.empty() ? "" : absl::StrCat(", for all: `", absl::StrJoin(sets, " "), "`"),
                    with_seeds ? absl::StrCat("; seeds ", absl::StrJoin(seeds, ", ")) : "", "\n\n");
-  WriteResults(dir, header_md, runs, results, with_seeds);
+  // Pooled over seeds first (seeds.json), then the tables that read it, then the report.
+  std::vector<std::string> variants, labels;
+  for (const auto& v : sweep.variants()) variants.push_back(v.name());
   if (with_seeds) {
-    std::vector<std::string> variants;
-    for (const auto& v : sweep.variants()) variants.push_back(v.name());
-    auto pooled = chexworld::WriteSweepSeedReport(dir, variants, seeds);
-    if (!pooled.ok()) {
-      std::cerr << "error: pooling seeds: " << pooled.status().message() << "\n";
-      return 1;
-    }
-    if (!pooled->empty()) std::ofstream(dir + "/results.md", std::ios::app) << "\n" << *pooled;
+    for (uint64_t s : seeds) labels.push_back(absl::StrCat(s));
+  } else {
+    labels.push_back("");
   }
-  if (auto s = chexworld::WriteSweepReport(dir, run_names); !s.ok()) {
+  if (auto pooled = chexworld::WriteSweepSeedReport(dir, variants, labels); !pooled.ok()) {
+    std::cerr << "error: pooling the runs: " << pooled.status().message() << "\n";
+    return 1;
+  }
+  if (auto s = chexworld::WriteSweepResults(dir, header_md, infos); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  if (auto s = chexworld::WriteSweepReport(dir, infos); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
   }

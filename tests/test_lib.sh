@@ -78,4 +78,11 @@ project_python() {
   echo "$CHEXWORLD_PYTHON"
 }
 
+# check_figures DIR MIN PY: every figure under DIR parses as XML and renders
+# (rsvg-convert) to a non-blank PNG and a PDF (tests/check_figures.py).
+check_figures() {
+  command -v rsvg-convert > /dev/null || fail "rsvg-convert is missing (librsvg2-bin: tools/install_deps.sh installs it)"
+  "$3" "$(dirname "${BASH_SOURCE[0]}")/check_figures.py" "$1" "$2" --pdf || fail "figures under $1"
+}
+
 skip_part() { echo "SKIPPED: $*"; }

@@ -32,6 +32,11 @@ def chexworld_dependencies(path = "."):
         path = "/usr/include/hdf5/serial",
     )
     native.new_local_repository(
+        name = "libxml2_headers",
+        build_file = "@chexworld//third_party:libxml2_headers.BUILD",
+        path = "/usr/include/libxml2",
+    )
+    native.new_local_repository(
         name = "com_google_protobuf",
         build_file = "@chexworld//third_party:com_google_protobuf.BUILD",
         path = "/usr/include",

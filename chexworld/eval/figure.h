@@ -1,8 +1,16 @@
 // Report figures as SVG with real text: every panel has a title, axis labels,
 // tick labels and a legend, so a figure read on its own (in report.html, on a
-// code host that renders markdown, or converted to PDF for a paper) says what
-// it shows. Text stays text: searchable, selectable and sharp at any size.
-// Torch-free; no fonts or plotting library needed at build or run time.
+// code host that renders markdown, or converted to PDF for a paper:
+// `report --pdf`, rsvg-convert) says what it shows. Text stays text:
+// searchable, selectable and sharp at any size. Written through libxml2's XML
+// writer (svg_writer.h): well-formed by construction. Torch-free; no fonts or
+// plotting library needed at build or run time.
+//
+// Panels show their data: the plot area has a margin around the axis limits,
+// so no point or error bar sits on the frame; the ticks reach the data's
+// extremes (a few distinct x values, such as shift strengths, are each a
+// tick); the legend goes to the corner it covers least data in, or beside the
+// panel when every corner has data.
 //
 //   Figure f{"Training loss"};
 //   Axes& a = f.AddPanel("", "micro-batch", "loss");
@@ -29,6 +37,7 @@ struct Series {
   double width = 1.6;     // stroke width in pixels
   bool dashed = false;
   bool markers = false;   // a dot at every point
+  bool line = true;       // joined by a line (false: markers and error bars only)
   bool bars = false;      // a bar per point (categorical x: 0, 1, 2, ...)
 };
 
@@ -47,8 +56,10 @@ struct Axes {
   std::vector<std::string> categories;
   std::vector<Series> series;
   std::vector<ReferenceLine> references;
-  // "lower right", "upper right", "lower left", "upper left", or "none".
-  std::string legend = "upper right";
+  // "auto" (the corner with the least data under it, else beside the panel),
+  // "lower right", "upper right", "lower left", "upper left", "outside" or
+  // "none".
+  std::string legend = "auto";
 };
 
 struct Figure {

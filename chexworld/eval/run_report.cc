@@ -7,9 +7,6 @@
 #include <cmath>
 #include <map>
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -24,22 +21,10 @@
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/decode.h"
 #include "chexworld/eval/figure.h"
+#include "chexworld/eval/report_files.h"
 
 namespace chexworld {
 namespace {
-
-std::vector<std::string> List(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") out.push_back(n);
-    }
-    closedir(d);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 std::string Escape(absl::string_view s) {
   return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
@@ -91,18 +76,6 @@ std::vector<std::string> Cells(absl::string_view row) {
   return out;
 }
 
-// "key: value" lines.
-std::vector<std::pair<std::string, std::string>> KeyValues(const std::string& text) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    const size_t colon = line.find(':');
-    if (colon == absl::string_view::npos) continue;
-    out.emplace_back(std::string(absl::StripAsciiWhitespace(line.substr(0, colon))),
-                     std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
-  }
-  return out;
-}
-
 // "loss_12" -> "loss_12 (view 1 → 2)": which view's context predicts which
 // view's targets (METHOD §5: the diagonal terms are local, the others global).
 std::string LossLabel(const std::string& column) {
@@ -115,7 +88,8 @@ std::string LossLabel(const std::string& column) {
 }
 
 // The training loss (and its terms) against micro-batch, from metrics.csv:
-// the terms in colour, the total in black on top of them.
+// the total as a wide black line underneath, the terms as thin coloured lines
+// on top of it (they run close to the total and would hide under it).
 absl::StatusOr<std::string> LossCurve(const std::string& run_dir) {
   ASSIGN_OR_RETURN(std::string csv, ReadFile(run_dir + "/metrics.csv"));
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
@@ -129,18 +103,19 @@ absl::StatusOr<std::string> LossCurve(const std::string& run_dir) {
   Axes& axes = figure.AddPanel("", "micro-batch", "loss (MSE of predicted target features)");
   std::vector<int> cols;
   for (size_t c = 0; c < header.size(); ++c) {
-    if (header[c] != "loss" && absl::StartsWith(header[c], "loss_")) {
-      cols.push_back(static_cast<int>(c));
-      axes.series.push_back(Series{LossLabel(header[c])});
-      axes.series.back().width = 1.2;
-    }
-  }
-  for (size_t c = 0; c < header.size(); ++c) {
     if (header[c] == "loss") {
       cols.push_back(static_cast<int>(c));
       axes.series.push_back(Series{LossLabel(header[c])});
       axes.series.back().black = true;
-      axes.series.back().width = 2.4;
+      axes.series.back().width = 3.2;
+    }
+  }
+  for (size_t c = 0; c < header.size(); ++c) {
+    if (header[c] != "loss" && absl::StartsWith(header[c], "loss_")) {
+      cols.push_back(static_cast<int>(c));
+      axes.series.push_back(Series{LossLabel(header[c])});
+      axes.series.back().color = static_cast<int>(axes.series.size()) - 2;  // the palette from its first colour
+      axes.series.back().width = 1.1;
     }
   }
   for (size_t r = 1; r < lines.size(); ++r) {
@@ -161,30 +136,6 @@ absl::StatusOr<std::string> LossCurve(const std::string& run_dir) {
 absl::Status WritePair(const std::string& dir, const std::string& title, const std::string& md) {
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/report.md", md));
   return WriteFileAtomically(dir + "/report.html", MarkdownToHtml(md, title, dir));
-}
-
-// A JSON file as a protobuf Struct (the reports' own JSON).
-absl::StatusOr<google::protobuf::Struct> ReadJson(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  google::protobuf::Struct s;
-  auto status = google::protobuf::util::JsonStringToMessage(text, &s);
-  if (!status.ok()) return absl::DataLossError(absl::StrCat(path, ": ", status.ToString()));
-  return s;
-}
-
-const google::protobuf::Value* Field(const google::protobuf::Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? nullptr : &it->second;
-}
-
-std::string IntervalCell(const google::protobuf::Value* v) {
-  if (v == nullptr || !v->has_struct_value()) return "—";
-  const auto& s = v->struct_value();
-  auto num = [&](const char* k) {
-    const auto* f = Field(s, k);
-    return f != nullptr && f->has_number_value() ? f->number_value() : std::nan("");
-  };
-  return absl::StrFormat("%.3f [%.3f, %.3f]", num("value"), num("low"), num("high"));
 }
 
 }  // namespace
@@ -257,7 +208,7 @@ absl::Status WriteRunReport(const std::string& run_dir) {
       absl::StrAppend(&md, "\n![training loss](training_loss.svg)\n\n");
     }
   }
-  const std::vector<std::string> eval_files = List(run_dir + "/eval");
+  const std::vector<std::string> eval_files = ListDir(run_dir + "/eval");
   bool any_eval = false;
   for (const auto& f : eval_files) {
     if (!absl::EndsWith(f, ".md") || f == "results.md") continue;
@@ -275,7 +226,7 @@ absl::Status WriteRunReport(const std::string& run_dir) {
   }
   if (auto analyses = ReadFile(run_dir + "/analyses.md"); analyses.ok()) {
     absl::StrAppend(&md, "## World-model analyses\n\n", *analyses, "\n");
-    for (const auto& figure : List(run_dir)) {
+    for (const auto& figure : ListDir(run_dir)) {
       if (absl::StartsWith(figure, "analysis_") && absl::EndsWith(figure, ".svg")) {
         absl::StrAppend(&md, "![", figure, "](", figure, ")\n\n");
       }
@@ -285,45 +236,6 @@ absl::Status WriteRunReport(const std::string& run_dir) {
     absl::StrAppend(&md, "## Configuration\n\n```\n", *config, "```\n");
   }
   return WritePair(run_dir, "chexworld run " + run_dir, md);
-}
-
-absl::Status WriteSweepReport(const std::string& sweep_dir, const std::vector<std::string>& variants) {
-  std::string md = absl::StrCat("# Sweep report\n\nSweep folder: `", sweep_dir, "`\n\n");
-  if (auto results = ReadFile(sweep_dir + "/results.md"); results.ok()) {
-    absl::StrAppend(&md, absl::StripPrefix(*results, "# "), "\n");
-  }
-  // Per evaluation report name: every variant's encoders side by side.
-  std::map<std::string, std::vector<std::string>> rows;  // report -> table rows
-  for (const auto& v : variants) {
-    for (const auto& f : List(sweep_dir + "/" + v + "/eval")) {
-      if (!absl::EndsWith(f, ".json")) continue;
-      auto json = ReadJson(sweep_dir + "/" + v + "/eval/" + f);
-      if (!json.ok()) continue;
-      const auto* encoders = Field(*json, "encoders");
-      if (encoders == nullptr || !encoders->has_list_value()) continue;
-      for (const auto& e : encoders->list_value().values()) {
-        if (!e.has_struct_value()) continue;
-        const auto& es = e.struct_value();
-        const auto* name = Field(es, "name");
-        const bool dice = Field(es, "mean_dice") != nullptr;
-        rows[f.substr(0, f.size() - 5)].push_back(absl::StrCat(
-            "| ", v, " | ", name != nullptr ? name->string_value() : "?", " | ",
-            IntervalCell(Field(es, dice ? "mean_dice" : "mean_auroc")), " | ",
-            IntervalCell(Field(es, dice ? "mean_iou" : "accuracy")), " |"));
-      }
-    }
-  }
-  for (const auto& [report, lines] : rows) {
-    const bool dice = report.rfind("segmentation", 0) == 0;
-    absl::StrAppend(&md, "## ", report, " across variants\n\n| variant | encoder | ", dice ? "mean Dice" : "mean AUROC",
-                    " [95% CI] | ", dice ? "mean IoU" : "accuracy", " [95% CI] |\n|---|---|---|---|\n",
-                    absl::StrJoin(lines, "\n"), "\n\n");
-  }
-  absl::StrAppend(&md, "## Variant reports\n\n");
-  for (const auto& v : variants) {
-    if (PathExists(sweep_dir + "/" + v + "/report.html")) absl::StrAppend(&md, "- `", v, "/report.html`\n");
-  }
-  return WritePair(sweep_dir, "chexworld sweep " + sweep_dir, md);
 }
 
 }  // namespace chexworld

@@ -30,6 +30,7 @@ double Percentile(std::vector<double> v, double q) {
 struct Cell {
   std::vector<double> per_seed;  // full test set
   double mean = 0, sd = 0;
+  double mean_low = 0, mean_high = 0;                      // the mean's two-level interval
   double delta = 0, low = 0, high = 0, p_not_better = 0;  // vs the first method
 };
 
@@ -82,8 +83,11 @@ absl::StatusOr<SeedAggregate> AggregateSeeds(const std::string& title, const std
     absl::StrAppend(&header, " ", methods[m].name, " − ", methods[0].name, ": Δ [95% CI], P(not better) |");
     rule += "---|";
   }
-  out.markdown = absl::StrCat("#### ", title, " (mean AUROC over ", ns, " seeds: ", absl::StrJoin(seeds, ", "), ")\n\n",
-                              header, "\n", rule, "\n");
+  const bool one_run = ns == 1 && seeds[0].empty();  // a sweep without seeds
+  out.markdown = absl::StrCat("#### ", title,
+                              one_run ? std::string(" (mean AUROC; one run each: intervals over test images only)")
+                                      : absl::StrCat(" (mean AUROC over ", ns, " seeds: ", absl::StrJoin(seeds, ", "), ")"),
+                              "\n\n", header, "\n", rule, "\n");
   std::vector<std::string> json_rows;
   for (const auto& cond : conditions) {
     std::vector<Cell> cells(nm);
@@ -99,7 +103,7 @@ absl::StatusOr<SeedAggregate> AggregateSeeds(const std::string& title, const std
       cells[m].sd = ns > 1 ? std::sqrt(sq / (ns - 1)) : 0.0;
       cells[m].delta = cells[m].mean - (m == 0 ? cells[m].mean : cells[0].mean);
     }
-    std::vector<std::vector<double>> deltas(nm);
+    std::vector<std::vector<double>> deltas(nm), means(nm);
     std::vector<int64_t> idx(nt);
     std::vector<size_t> drawn(ns);
     for (int r = 0; r < resamples; ++r) {
@@ -116,6 +120,7 @@ absl::StatusOr<SeedAggregate> AggregateSeeds(const std::string& title, const std
           value[m] += cache[s] / ns;
         }
       }
+      for (size_t m = 0; m < nm; ++m) means[m].push_back(value[m]);
       for (size_t m = 1; m < nm; ++m) deltas[m].push_back(value[m] - value[0]);
     }
     std::string row = absl::StrCat("| ", cond, " |");
@@ -123,6 +128,8 @@ absl::StatusOr<SeedAggregate> AggregateSeeds(const std::string& title, const std
     std::vector<std::string> json_methods;
     for (size_t m = 0; m < nm; ++m) {
       Cell& c = cells[m];
+      c.mean_low = Percentile(means[m], 0.025);
+      c.mean_high = Percentile(means[m], 0.975);
       if (m > 0) {
         c.low = Percentile(deltas[m], 0.025);
         c.high = Percentile(deltas[m], 0.975);
@@ -133,8 +140,9 @@ absl::StatusOr<SeedAggregate> AggregateSeeds(const std::string& title, const std
       std::vector<std::string> per_seed;
       for (double v : c.per_seed) per_seed.push_back(Json(v));
       json_methods.push_back(absl::StrCat(
-          "{\"name\": \"", methods[m].name, "\", \"per_seed\": [", absl::StrJoin(per_seed, ", "), "], \"mean\": ",
-          Json(c.mean), ", \"sd\": ", Json(c.sd),
+          "{\"name\": \"", methods[m].name, "\", \"encoder\": \"", methods[m].encoder, "\", \"per_seed\": [",
+          absl::StrJoin(per_seed, ", "), "], \"mean\": ", Json(c.mean), ", \"sd\": ", Json(c.sd), ", \"mean_low\": ",
+          Json(c.mean_low), ", \"mean_high\": ", Json(c.mean_high),
           m == 0 ? std::string()
                  : absl::StrCat(", \"vs_first\": {\"delta\": ", Json(c.delta), ", \"low\": ", Json(c.low),
                                 ", \"high\": ", Json(c.high), ", \"p_not_better\": ", Json(c.p_not_better), "}"),

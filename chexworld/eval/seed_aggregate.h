@@ -13,6 +13,9 @@
 //   97.5th percentile; the point estimate is the mean over seeds of the
 //   full-test-set differences.
 //
+// Each method's mean also gets its own two-level interval (the same replicates'
+// means), which the sweep figure draws.
+//
 // With few seeds the seed level of the bootstrap is coarse (3 seeds give 10
 // distinct draws), which the report says. Torch-free.
 #ifndef CHEXWORLD_EVAL_SEED_AGGREGATE_H_

@@ -22,14 +22,19 @@
 namespace chexworld {
 
 // The markdown written ("" when no variant has classification scores).
+// `seeds` label the runs of each variant: "3" is <variant>/seed3/, and one
+// empty label is a sweep without seeds (<variant>/, intervals over test
+// images only). An encoder that does not depend on the variant (the same
+// predictions in every variant at every seed: random initialisation, a fixed
+// checkpoint) is reported once, not compared with itself.
 absl::StatusOr<std::string> WriteSweepSeedReport(const std::string& sweep_dir, const std::vector<std::string>& variants,
-                                                 const std::vector<uint64_t>& seeds);
+                                                 const std::vector<std::string>& seeds);
 
 absl::StatusOr<std::string> WriteSeedRunsReport(const std::vector<std::string>& run_dirs,
                                                 const std::vector<std::string>& seed_labels, const std::string& out_dir);
 
-// The run folder of a variant at a seed in a sweep with seeds.
-std::string SeedRunDir(const std::string& sweep_dir, const std::string& variant, uint64_t seed);
+// The run folder of a variant at a seed label ("" = a sweep without seeds).
+std::string SeedRunDir(const std::string& sweep_dir, const std::string& variant, const std::string& seed);
 
 }  // namespace chexworld
 

@@ -58,12 +58,13 @@ std::string ShiftFigure(const std::vector<std::string>& names, const std::vector
   for (size_t k = 0; k < kinds.size(); ++k) {
     Axes& a = f.AddPanel(kinds[k], StrengthLabel(kinds[k]), "mean AUROC");
     a.ymin = std::max(0.0, std::floor(std::min(lo, 0.5) * 10) / 10), a.ymax = 1.0;
-    a.legend = k == 0 ? "lower left" : "none";
+    a.legend = k == 0 ? "auto" : "none";  // one legend: the same encoders in every panel
     std::vector<std::pair<double, size_t>> points = {{Identity(kinds[k]), 0}};  // (strength, row)
     for (size_t r = 1; r < rows.size(); ++r) {
       if (rows[r].kind == kinds[k]) points.emplace_back(rows[r].strength, r);
     }
     std::sort(points.begin(), points.end());
+    a.references.push_back(ReferenceLine{points.front().first, 0.5, points.back().first, 0.5, "chance"});
     for (size_t e = 0; e < names.size(); ++e) {
       Series s{names[e]};
       s.markers = true;
