@@ -1,6 +1,7 @@
 // Data-path throughput: shard random reads, JPEG/PNG decode, the dual-view
-// transform, and a full loader epoch (with 1 and 2 worker threads). Reports
-// images/s (items_per_second). Builds its own phantom shards in $TMPDIR.
+// transform, a full pretraining loader epoch and an evaluation pass over the
+// same images (with 0, 1 and 2 worker threads). Reports images/s
+// (items_per_second). Builds its own phantom shards in $TMPDIR.
 //
 //   bazel run //benchmarks:data_bench -- --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -13,6 +14,10 @@
 #include "chexworld/data/decode.h"
 #include "chexworld/data/loader.h"
 #include "chexworld/data/phantom.h"
+#include "chexworld/data/resize.h"
+#include "chexworld/data/transforms/dual_view.h"
+#include "chexworld/eval/evaluator.h"
+#include "chexworld/eval/task_data.h"
 #include "chexworld/data/transforms/transform.h"
 #include "chexworld/masks/multiblock.h"
 
@@ -104,6 +109,50 @@ void BM_LoaderEpoch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * loader->batches_per_epoch() * lo.batch_size);
 }
 BENCHMARK(BM_LoaderEpoch)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same 512 images as an evaluation reads them: one streamed pass (read,
+// resize to 128 px, normalise, collate batches of 32) with 0, 1 or 2 workers
+// (0: on the calling thread), as a frozen-feature pass or a fine-tuning epoch
+// (Arg 1 = 1: with the crop / flip / jitter augmentation).
+void BM_EvalImagePass(benchmark::State& state) {
+  Phantom(512, 160);  // packs the shards once
+  EvalData d;
+  ParseTextProto("dataset { name: \"phantom\" options { [type.googleapis.com/chexworld.PhantomDatasetOptions] { "
+                 "num_images: 512 image_size: 160 cache_dir: \"" + Dir() + "\" } } } duplicate_max_distance: -1",
+                 "bench", &d)
+      .IgnoreError();
+  d.set_num_workers(state.range(0) == 0 ? -1 : static_cast<int>(state.range(0)));
+  auto data = LoadTaskData(d, 128);
+  if (!data.ok()) {
+    state.SkipWithError(std::string(data.status().message()).c_str());
+    return;
+  }
+  ImagePass pass = PassFor(AllImages(*data), 1, "imagenet", torch::kCPU, 32);
+  if (state.range(1) == 1) {
+    pass.alter = [](int64_t k, GrayImage* image) {
+      std::mt19937_64 rng(static_cast<uint64_t>(k));
+      const Box box = SampleCropBox(image->height, image->width, 0.4, 1.0, 3.0 / 4, 4.0 / 3, rng);
+      *image = CropResize(*image, box, image->height, image->width, k % 2 == 0);
+      Action a = kIdentityAction;
+      a[0] = 1.1f;
+      a[1] = 0.9f;
+      ApplyAppearance(image, a);
+    };
+  }
+  for (auto _ : state) {
+    ImageStream stream(*data, pass);
+    while (true) {
+      auto b = stream.Next();
+      if (!b.ok() || !b->has_value()) break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * data->n);
+}
+BENCHMARK(BM_EvalImagePass)
+    ->ArgsProduct({{0, 1, 2}, {0, 1}})
+    ->ArgNames({"workers", "augment"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace chexworld

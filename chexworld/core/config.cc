@@ -299,7 +299,9 @@ absl::Status ResolveAt(pb::Message* msg, const std::string& prefix) {
       if (!options.ok()) return AddContext(options.status(), path + ".options");
       // Options may hold component slots of their own (an evaluator's dataset).
       RETURN_IF_ERROR(ResolveAt(options->get(), path + ".options."));
-      if ((*info)->validate) {
+      if ((*info)->resolve) {  // the defaults it uses, written in
+        RETURN_IF_ERROR_CTX((*info)->resolve(options->get()), path, ".options (", kind, " '", spec->name(), "')");
+      } else if ((*info)->validate) {
         RETURN_IF_ERROR_CTX((*info)->validate(**options), path, ".options (", kind, " '", spec->name(), "')");
       }
       spec->mutable_options()->PackFrom(**options);

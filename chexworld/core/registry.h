@@ -9,8 +9,11 @@
 //                                &CreateViT, &ValidateViTOptions);
 //
 // where CreateViT is `absl::StatusOr<std::shared_ptr<Encoder>>(const
-// ViTOptions&, Args...)` and the (optional) validator is `absl::Status(const
-// ViTOptions&)`. The library must be `alwayslink = True` so the registration
+// ViTOptions&, Args...)` and the (optional) last argument is a validator,
+// `absl::Status(const ViTOptions&)`, or a resolver, `absl::Status(ViTOptions*)`:
+// a resolver writes the defaults the component uses into unset fields (and
+// validates), so the resolved config a run records holds the values it ran
+// with, and the factory sees them filled in. The library must be `alwayslink = True` so the registration
 // survives linking. Duplicate names abort at start-up.
 //
 // Builders call CreateComponent<Interface>(kind, spec, args...). Errors teach:
@@ -24,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -49,6 +53,8 @@ struct ComponentInfo {
   std::string options_type;  // full proto name, e.g. "chexworld.ViTOptions"
   std::function<std::unique_ptr<google::protobuf::Message>()> default_options;
   std::function<absl::Status(const google::protobuf::Message&)> validate;
+  // Fills defaults in and validates (components registered with a resolver).
+  std::function<absl::Status(google::protobuf::Message*)> resolve;
   std::any factory;             // std::function<StatusOr<shared_ptr<I>>(const Message&, Args...)>
   std::string factory_signature;  // demangled-ish typeid name, for errors
 };
@@ -118,7 +124,9 @@ absl::StatusOr<std::shared_ptr<Interface>> CreateComponent(absl::string_view kin
                    ComponentCatalog::Global().Find(kind, spec.name()));
   ASSIGN_OR_RETURN(std::unique_ptr<google::protobuf::Message> options,
                    UnpackOptions(*info, spec));
-  if (info->validate) {
+  if (info->resolve) {
+    RETURN_IF_ERROR_CTX(info->resolve(options.get()), kind, " '", spec.name(), "' options");
+  } else if (info->validate) {
     RETURN_IF_ERROR_CTX(info->validate(*options), kind, " '", spec.name(), "' options");
   }
   using Fn = ComponentFactory<Interface, Args...>;
@@ -137,20 +145,28 @@ absl::StatusOr<std::shared_ptr<Interface>> CreateComponent(absl::string_view kin
 
 namespace internal {
 
-template <typename Options, typename Interface, typename... Args>
+// `check`: nullptr, a validator (const Options&) or a resolver (Options*).
+template <typename Options, typename Interface, typename Check, typename... Args>
 bool RegisterOrDie(const char* kind, const char* name, const char* description,
-                   absl::StatusOr<std::shared_ptr<Interface>> (*factory)(const Options&, Args...),
-                   absl::Status (*validate)(const Options&)) {
+                   absl::StatusOr<std::shared_ptr<Interface>> (*factory)(const Options&, Args...), Check check) {
   ComponentInfo info;
   info.kind = kind;
   info.name = name;
   info.description = description;
   info.options_type = Options::descriptor()->full_name();
   info.default_options = [] { return std::make_unique<Options>(); };
-  if (validate != nullptr) {
-    info.validate = [validate](const google::protobuf::Message& m) {
-      return validate(static_cast<const Options&>(m));
+  if constexpr (std::is_invocable_r_v<absl::Status, Check, Options*>) {
+    info.resolve = [check](google::protobuf::Message* m) { return check(static_cast<Options*>(m)); };
+    info.validate = [check](const google::protobuf::Message& m) {
+      Options copy = static_cast<const Options&>(m);
+      return check(&copy);
     };
+  } else if constexpr (std::is_invocable_r_v<absl::Status, Check, const Options&>) {
+    if (check != nullptr) {
+      info.validate = [check](const google::protobuf::Message& m) { return check(static_cast<const Options&>(m)); };
+    }
+  } else {
+    static_assert(std::is_same_v<Check, std::nullptr_t>, "the last argument is a validator, a resolver or nullptr");
   }
   ComponentFactory<Interface, Args...> fn = [factory](const google::protobuf::Message& m,
                                                       Args... args) {
@@ -171,7 +187,8 @@ bool RegisterOrDie(const char* kind, const char* name, const char* description,
 }  // namespace internal
 }  // namespace chexworld
 
-// Registers a component at static-initialisation time. `validate` may be nullptr.
+// Registers a component at static-initialisation time. `validate` may be a
+// validator, a resolver (see above) or nullptr.
 #define CHEXWORLD_REGISTER_COMPONENT(kind, name, Options, Interface, description, factory, \
                                      validate)                                             \
   static const bool CHEXWORLD_CONCAT(chexworld_registered_, __LINE__) =                   \

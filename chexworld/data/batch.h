@@ -26,9 +26,12 @@ struct WorldModelBatch {
     }
     const torch::Tensor f = packed_float_.to(device, /*non_blocking=*/true);
     const torch::Tensor i = packed_long_.to(device, /*non_blocking=*/true);
-    return Map([&](const torch::Tensor& t) {
+    WorldModelBatch out = Map([&](const torch::Tensor& t) {
       return (t.scalar_type() == torch::kLong ? i : f).as_strided(t.sizes(), t.strides(), t.storage_offset());
     });
+    out.packed_float_ = f;
+    out.packed_long_ = i;
+    return out;
   }
   // The same batch with every float field in one contiguous buffer and every
   // int64 field (the masks) in another, pinned when `pin` (CUDA builds): the
@@ -62,6 +65,27 @@ struct WorldModelBatch {
     return views;
   }
   bool packed() const { return packed_float_.defined(); }
+  // Copies every field into `dst`'s tensors, which have the same shapes (two
+  // copies when both are packed), non-blocking, on the current stream.
+  void CopyInto(WorldModelBatch& dst) const {
+    if (packed() && dst.packed() && packed_float_.sizes() == dst.packed_float_.sizes() &&
+        packed_long_.sizes() == dst.packed_long_.sizes()) {
+      dst.packed_float_.copy_(packed_float_, /*non_blocking=*/true);
+      dst.packed_long_.copy_(packed_long_, /*non_blocking=*/true);
+      return;
+    }
+    WorldModelBatch* out = &dst;
+    auto fields = [](WorldModelBatch& b) {
+      return std::vector<torch::Tensor*>{&b.image1, &b.image2, &b.image_aug1, &b.image_aug2, &b.action1, &b.action2,
+                                         &b.rel_pos_21, &b.rel_pos_12, &b.masks_enc1, &b.masks_pred1,
+                                         &b.masks_enc2, &b.masks_pred2};
+    };
+    WorldModelBatch self = *this;
+    auto from = fields(self), to = fields(*out);
+    for (size_t i = 0; i < from.size(); ++i) {
+      if (from[i]->defined()) to[i]->copy_(*from[i], /*non_blocking=*/true);
+    }
+  }
   // fn(tensor) for every defined field.
   template <typename Fn>
   void ForEach(Fn fn) const {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chexworld/core/seed.h"
+#include "chexworld/core/status_macros.h"
 
 namespace chexworld {
 namespace {
@@ -46,7 +47,7 @@ absl::StatusOr<std::unique_ptr<PretrainLoader>> PretrainLoader::Create(std::shar
   return l;
 }
 
-PretrainLoader::~PretrainLoader() { Stop(); }
+PretrainLoader::~PretrainLoader() { pipeline_.reset(); }
 
 std::vector<int64_t> PretrainLoader::EpochIndices(int64_t epoch) const {
   std::vector<int64_t> all(dataset_->size());
@@ -59,132 +60,55 @@ std::vector<int64_t> PretrainLoader::EpochIndices(int64_t epoch) const {
   return mine;
 }
 
-void PretrainLoader::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-  std::lock_guard<std::mutex> lock(mu_);
-  jobs_.clear();
-  ready_.clear();
-  stopping_ = false;
-}
-
 void PretrainLoader::Start(int64_t epoch, int64_t start_batch) {
   const int64_t b = std::clamp<int64_t>(start_batch, 0, batches_per_epoch_);
   const int64_t global = epoch * batches_per_epoch_ + b;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!threads_.empty() && global == next_global_) {
-      // The pipeline already runs there (the previous epoch ended where this
-      // one starts): keep what it has read ahead.
-      epoch_ = epoch;
-      next_ = b;
-      if (order_epoch_ != epoch) {
-        order_ = EpochIndices(epoch);
-        order_epoch_ = epoch;
-      }
-      return;
-    }
-  }
-  Stop();
   epoch_ = epoch;
   next_ = b;
-  next_global_ = global;
-  read_next_ = global;
-  order_ = EpochIndices(epoch);
-  order_epoch_ = epoch;
-  if (options_.num_workers == 0) return;
-  threads_.emplace_back(&PretrainLoader::ReaderLoop, this);
-  for (int i = 0; i < options_.num_workers; ++i) threads_.emplace_back(&PretrainLoader::WorkerLoop, this);
+  if (pipeline_ == nullptr) {
+    pipeline_ = std::make_unique<OrderedPrefetcher<RawBatch, WorldModelBatch>>(
+        [this](int64_t g) { return ReadBatch(g / batches_per_epoch_, g % batches_per_epoch_, &reader_orders_); },
+        [this](int64_t g, RawBatch&& raw) {
+          return Assemble(g / batches_per_epoch_, g % batches_per_epoch_, raw.samples, raw.indices);
+        },
+        options_.num_workers, options_.prefetch_batches);
+  }
+  // Where the pipeline already runs from exactly here (the previous epoch
+  // just ended), its batches read ahead are kept; otherwise it restarts (a
+  // resume).
+  if (started_ && pipeline_->next() == global) return;
+  pipeline_->Start(global);
+  started_ = true;
 }
 
-// Reads batches ahead of the consumer by global index (epoch * batches per
-// epoch + batch), across epoch boundaries: the next epoch's first batches are
-// ready when it starts.
-void PretrainLoader::ReaderLoop() {
-  std::map<int64_t, std::vector<int64_t>> orders;  // epoch -> its image order (this thread's)
-  while (true) {
-    int64_t g;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || read_next_ - next_global_ < options_.prefetch_batches; });
-      if (stopping_) return;
-      g = read_next_++;
-    }
-    Job job;
-    job.epoch = g / batches_per_epoch_;
-    job.batch = g % batches_per_epoch_;
-    while (!orders.empty() && orders.begin()->first < job.epoch) orders.erase(orders.begin());
-    auto it = orders.find(job.epoch);
-    if (it == orders.end()) it = orders.emplace(job.epoch, EpochIndices(job.epoch)).first;
-    job.samples.resize(options_.batch_size);
-    for (int i = 0; i < options_.batch_size && job.status.ok(); ++i) {
-      job.indices.push_back(it->second[job.batch * options_.batch_size + i]);
-      job.status = dataset_->Read(job.indices.back(), &job.samples[i]);
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_all();
+absl::StatusOr<PretrainLoader::RawBatch> PretrainLoader::ReadBatch(
+    int64_t epoch, int64_t b, std::map<int64_t, std::vector<int64_t>>* orders) const {
+  while (!orders->empty() && orders->begin()->first < epoch) orders->erase(orders->begin());
+  auto it = orders->find(epoch);
+  if (it == orders->end()) it = orders->emplace(epoch, EpochIndices(epoch)).first;
+  RawBatch raw;
+  raw.samples.resize(options_.batch_size);
+  for (int i = 0; i < options_.batch_size; ++i) {
+    raw.indices.push_back(it->second[b * options_.batch_size + i]);
+    auto st = dataset_->Read(raw.indices.back(), &raw.samples[i]);
+    if (!st.ok()) return st;
   }
-}
-
-void PretrainLoader::WorkerLoop() {
-  while (true) {
-    Job job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.erase(jobs_.begin());
-    }
-    absl::StatusOr<WorldModelBatch> batch = job.status.ok() ? Assemble(job.epoch, job.batch, job.samples, job.indices)
-                                                            : absl::StatusOr<WorldModelBatch>(job.status);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ready_.emplace(job.epoch * batches_per_epoch_ + job.batch, std::move(batch));
-    }
-    cv_.notify_all();
-  }
+  return raw;
 }
 
 absl::StatusOr<std::optional<WorldModelBatch>> PretrainLoader::Next() {
   if (next_ >= batches_per_epoch_) return std::optional<WorldModelBatch>();
-  if (options_.num_workers == 0) {
-    auto b = BuildBatch(epoch_, next_);
-    if (!b.ok()) return b.status();
-    ++next_;
-    ++next_global_;
-    return std::optional<WorldModelBatch>(std::move(*b));
-  }
-  std::unique_lock<std::mutex> lock(mu_);
-  const int64_t g = next_global_;
-  cv_.wait(lock, [&] { return ready_.count(g) > 0; });
-  auto node = ready_.extract(g);
+  if (!started_) Start(epoch_, next_);
+  absl::StatusOr<WorldModelBatch> batch = pipeline_->Next();
   ++next_;
-  ++next_global_;
-  lock.unlock();
-  cv_.notify_all();
-  if (!node.mapped().ok()) return node.mapped().status();
-  return std::optional<WorldModelBatch>(std::move(*node.mapped()));
+  if (!batch.ok()) return batch.status();
+  return std::optional<WorldModelBatch>(std::move(*batch));
 }
 
 absl::StatusOr<WorldModelBatch> PretrainLoader::BuildBatch(int64_t epoch, int64_t b) const {
-  std::vector<int64_t> order = epoch == order_epoch_ && !order_.empty() ? order_ : EpochIndices(epoch);
-  std::vector<ShardSample> samples(options_.batch_size);
-  std::vector<int64_t> indices;
-  for (int i = 0; i < options_.batch_size; ++i) {
-    indices.push_back(order[b * options_.batch_size + i]);
-    auto st = dataset_->Read(indices.back(), &samples[i]);
-    if (!st.ok()) return st;
-  }
-  return Assemble(epoch, b, samples, indices);
+  std::map<int64_t, std::vector<int64_t>> orders;
+  ASSIGN_OR_RETURN(RawBatch raw, ReadBatch(epoch, b, &orders));
+  return Assemble(epoch, b, raw.samples, raw.indices);
 }
 
 absl::StatusOr<WorldModelBatch> PretrainLoader::Assemble(int64_t epoch, int64_t b, const std::vector<ShardSample>& samples,

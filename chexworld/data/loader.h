@@ -12,17 +12,15 @@
 #ifndef CHEXWORLD_DATA_LOADER_H_
 #define CHEXWORLD_DATA_LOADER_H_
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "chexworld/data/batch.h"
 #include "chexworld/data/dataset.h"
+#include "chexworld/data/prefetch.h"
 #include "chexworld/data/transforms/transform.h"
 #include "chexworld/masks/masker.h"
 
@@ -69,11 +67,18 @@ class PretrainLoader {
   absl::StatusOr<WorldModelBatch> BuildBatch(int64_t epoch, int64_t b) const;
 
  private:
+  // One batch's raw samples, as the reader read them.
+  struct RawBatch {
+    std::vector<ShardSample> samples;
+    std::vector<int64_t> indices;
+  };
   PretrainLoader() = default;
-  void Stop();
-  void ReaderLoop();
-  void WorkerLoop();
   std::vector<int64_t> EpochIndices(int64_t epoch) const;
+  // Reads global batch g (epoch g / batches_per_epoch): the reader thread's,
+  // or the caller's without workers. `orders` caches epoch orders.
+  absl::StatusOr<RawBatch> ReadBatch(int64_t epoch, int64_t b, std::map<int64_t, std::vector<int64_t>>* orders) const;
+  absl::StatusOr<WorldModelBatch> Assemble(int64_t epoch, int64_t b, const std::vector<ShardSample>& samples,
+                                           const std::vector<int64_t>& indices) const;
 
   std::shared_ptr<const Dataset> dataset_;
   std::shared_ptr<const ViewTransform> transform_;
@@ -84,30 +89,14 @@ class PretrainLoader {
 
   // Epoch state (the consumer's thread).
   int64_t epoch_ = 0;
-  int64_t next_ = 0;        // next batch of epoch_ Next() returns
-  std::vector<int64_t> order_;  // epoch order_epoch_'s image order (BuildBatch)
-  int64_t order_epoch_ = -1;
+  int64_t next_ = 0;  // next batch of epoch_ Next() returns
+  bool started_ = false;
 
-  struct Job {
-    int64_t epoch = 0;
-    int64_t batch = 0;
-    std::vector<ShardSample> samples;
-    std::vector<int64_t> indices;
-    absl::Status status;
-  };
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   // Global batch indices (epoch * batches_per_epoch + batch): the pipeline
-  // runs on across epoch boundaries.
-  int64_t next_global_ = 0;  // the one Next() returns next
-  int64_t read_next_ = 0;    // the next one the reader reads
-  std::vector<Job> jobs_;  // read, waiting for a worker
-  std::map<int64_t, absl::StatusOr<WorldModelBatch>> ready_;
-  std::vector<std::thread> threads_;
-
-  absl::StatusOr<WorldModelBatch> Assemble(int64_t epoch, int64_t b, const std::vector<ShardSample>& samples,
-                                           const std::vector<int64_t>& indices) const;
+  // runs on across epoch boundaries, so the next epoch's first batches are
+  // ready when it starts.
+  std::map<int64_t, std::vector<int64_t>> reader_orders_;  // the reader's epoch orders
+  std::unique_ptr<OrderedPrefetcher<RawBatch, WorldModelBatch>> pipeline_;
 };
 
 }  // namespace chexworld

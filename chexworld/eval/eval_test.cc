@@ -12,7 +12,9 @@
 #include "chexworld/data/decode.h"
 #include "chexworld/data/resize.h"
 #include "chexworld/data/shard.h"
+#include "chexworld/eval/eval_data.h"
 #include "chexworld/eval/evaluator.h"
+#include "chexworld/eval/image_stream.h"
 #include "chexworld/eval/shifts.h"
 #include "chexworld/eval/task_data.h"
 
@@ -143,6 +145,106 @@ TEST(TaskDataTest, AMultiClassTaskOverSelectedClassesKeepsTheirImages) {
   for (const char* c : {"Normal", "Bacterial", "Viral"}) two.add_classes(c);
   EXPECT_THAT(std::string(LoadTaskData(two, 16).status().message()),
               ::testing::HasSubstr("1 rows do not have exactly one label of Normal, Bacterial, Viral"));
+}
+
+// The same `classes` on a binary task leave the other classes' images out
+// too, and say so (they used to become negatives without a word).
+TEST(TaskDataTest, ABinaryTaskOverSelectedClassesKeepsTheirImages) {
+  std::vector<Image> images;
+  for (int i = 0; i < 48; ++i) {
+    std::vector<float> one_hot(4, 0.f);
+    one_hot[i % 4] = 1.f;
+    images.push_back({"", "", one_hot});
+  }
+  EvalData d = Write("four_binary", {"Normal", "Bacterial", "Viral", "COVID"}, images);
+  d.set_task("binary");
+  for (const char* c : {"Normal", "Bacterial", "Viral"}) d.add_classes(c);
+  d.add_positive_labels("Bacterial");
+  d.add_positive_labels("Viral");
+  auto t = LoadTaskData(d, 16);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->c, 1);
+  EXPECT_EQ(t->train.size() + t->val.size() + t->test.size(), 36u);
+  for (const auto* part : {&t->train, &t->val, &t->test}) {
+    for (int64_t i : *part) EXPECT_NE(i % 4, 3) << "a COVID image in a split";
+  }
+  EXPECT_THAT(t->description, ::testing::HasSubstr("12 images of none of the selected classes (Normal, Bacterial, Viral) left out"));
+  d.add_positive_labels("COVID");
+  EXPECT_THAT(std::string(LoadTaskData(d, 16).status().message()), ::testing::HasSubstr("'COVID' is not one of EvalData.classes"));
+}
+
+// A resolved EvalData holds the values an evaluation uses, not zeros.
+TEST(EvalDataTest, ResolvingWritesTheDefaultsIn) {
+  EvalData d = MakeData(false);
+  d.add_shifts()->set_kind("blur");
+  ASSERT_TRUE(ResolveEvalData(&d).ok());
+  EXPECT_EQ(d.duplicate_max_distance(), 8);
+  EXPECT_EQ(d.bootstrap(), 1000);
+  EXPECT_EQ(d.split(), "random");
+  EXPECT_EQ(d.task(), "auto");
+  EXPECT_EQ(d.normalization(), "imagenet");
+  EXPECT_FLOAT_EQ(d.train_fraction(), 0.6f);
+  EXPECT_EQ(d.num_workers(), 4);
+  EXPECT_THAT(d.shifts(0).strengths(), ::testing::ElementsAre(1.f, 2.f, 3.f));
+  EXPECT_EQ(DecimalValue(d.train_fraction()), 0.6);  // the decimal written, not 0.6000000238
+  EvalData again = d;
+  ASSERT_TRUE(ResolveEvalData(&again).ok());
+  EXPECT_EQ(again.SerializeAsString(), d.SerializeAsString());
+  d.set_num_workers(-2);
+  EXPECT_THAT(std::string(ResolveEvalData(&d).message()), ::testing::HasSubstr("EvalData.num_workers"));
+}
+
+// Pixels read from the shards on demand, through reader and worker threads,
+// give the batches the preloaded (in-memory) path gives, in order, with
+// masks, shifts applied per position, and short last batches.
+TEST(ImageStreamTest, StreamedBatchesEqualPreloadedOnes) {
+  std::vector<Image> images;
+  for (int i = 0; i < 37; ++i) images.push_back({"", "", {i % 2 ? 1.f : 0.f}});
+  EvalData d = Write("stream", {"finding"}, images, {"lungs", "heart"});
+  d.set_image_size(12);
+  auto collect = [&](bool preload, int workers) {
+    EvalData e = d;
+    e.set_preload(preload);
+    e.set_num_workers(workers);
+    auto t = LoadTaskData(e, 12, /*with_masks=*/true);
+    EXPECT_TRUE(t.ok()) << t.status();
+    ImagePass pass;
+    pass.rows = {5, 0, 36, 17, 17, 2, 30, 11, 9};
+    pass.batch_size = 4;
+    pass.channels = 3;
+    pass.masks = {1};
+    pass.alter = [](int64_t k, GrayImage* image) { *image = ApplyShift(*image, ShiftLevel{"noise", 0.1f}, 3, k); };
+    ImageStream stream(*t, pass);
+    std::vector<torch::Tensor> out, masks;
+    std::vector<int64_t> firsts;
+    while (true) {
+      auto b = stream.Next();
+      EXPECT_TRUE(b.ok()) << b.status();
+      if (!b.ok() || !*b) break;
+      out.push_back((*b)->images);
+      masks.push_back((*b)->masks);
+      firsts.push_back((*b)->first);
+    }
+    EXPECT_THAT(firsts, ::testing::ElementsAre(0, 4, 8));
+    return std::make_pair(torch::cat(out), torch::cat(masks));
+  };
+  const auto [memory_images, memory_masks] = collect(true, -1);
+  ASSERT_EQ(memory_images.sizes(), (std::vector<int64_t>{9, 3, 12, 12}));
+  ASSERT_EQ(memory_masks.sizes(), (std::vector<int64_t>{9, 1, 12, 12}));
+  EXPECT_EQ(memory_masks[0].sum().item<float>(), 144.f);  // image 5: odd, masks all ones
+  EXPECT_EQ(memory_masks[1].sum().item<float>(), 0.f);
+  for (int workers : {-1, 1, 3}) {
+    const auto [images_, masks_] = collect(false, workers);
+    EXPECT_TRUE(torch::equal(images_, memory_images)) << workers << " workers";
+    EXPECT_TRUE(torch::equal(masks_, memory_masks)) << workers << " workers";
+  }
+  // A bad row names the dataset and image.
+  auto t = LoadTaskData(d, 12);
+  ASSERT_TRUE(t.ok());
+  ImagePass bad;
+  bad.rows = {0, 99};
+  ImageStream stream(*t, bad);
+  EXPECT_THAT(std::string(stream.Next().status().message()), ::testing::HasSubstr("row 99"));
 }
 
 TEST(TaskDataTest, DuplicateImagesStayInOneSplit) {
@@ -315,7 +417,11 @@ TEST(TaskDataTest, MaskOnlyDatasetsLoadForSegmentation) {
   auto t = LoadTaskData(d, 16, /*with_masks=*/true);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->c, 0);
-  EXPECT_EQ(t->masks.size(), 12u);
+  EXPECT_EQ(t->images->size(), 12);
+  GrayImage image;
+  std::vector<uint8_t> masks;
+  ASSERT_TRUE(t->images->Read(3, &image, &masks).ok());
+  EXPECT_EQ(masks, std::vector<uint8_t>(256, 1));
   EXPECT_THAT(std::string(LoadTaskData(d, 16).status().message()), ::testing::HasSubstr("has no labels"));
 }
 

@@ -1,11 +1,14 @@
 #include "chexworld/eval/evaluator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <random>
 #include <map>
 #include <set>
+
+#include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -96,50 +99,57 @@ absl::StatusOr<std::shared_ptr<Encoder>> LoadEncoder(const EvalContext& ctx, con
   return encoder;
 }
 
-torch::Tensor ToTensor(const std::vector<GrayImage>& images, const std::vector<int64_t>& indices, int channels,
-                       const std::string& normalization) {
-  std::vector<float> mean, std;
-  NormalizationStats(normalization.empty() ? "imagenet" : normalization, channels, &mean, &std).IgnoreError();
-  const int64_t s = images.empty() ? 0 : images[indices[0]].height;
-  auto out = torch::empty({static_cast<int64_t>(indices.size()), channels, s, s});
-  float* p = out.data_ptr<float>();
-  for (size_t b = 0; b < indices.size(); ++b) {
-    const GrayImage& img = images[indices[b]];
-    for (int c = 0; c < channels; ++c) {
-      for (int64_t k = 0; k < s * s; ++k) *p++ = (img.pixels[k] - mean[c]) / std[c];
+absl::StatusOr<std::shared_ptr<Encoder>> LazyEncoder::Get() {
+  if (encoder_ == nullptr) {
+    ASSIGN_OR_RETURN(encoder_, LoadEncoder(*context_, source_));
+    encoder_->to(context_->device);
+  }
+  return encoder_;
+}
+
+ImageSelection AllImages(const TaskData& data) {
+  ImageSelection s;
+  s.rows.resize(data.n);
+  std::iota(s.rows.begin(), s.rows.end(), 0);
+  return s;
+}
+
+ImagePass PassFor(const ImageSelection& selection, int channels, const std::string& normalization,
+                  torch::Device device, int batch_size) {
+  ImagePass pass;
+  pass.rows = selection.rows;
+  pass.alter = selection.alter;
+  pass.batch_size = batch_size;
+  pass.channels = channels;
+  pass.normalization = normalization;
+  pass.pin_memory = device.is_cuda();
+  return pass;
+}
+
+absl::StatusOr<torch::Tensor> EncodeImages(Encoder& encoder, const TaskData& data, const ImagePass& pass,
+                                           torch::Device device, bool pooled, torch::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  encoder.eval();
+  const auto start = std::chrono::steady_clock::now();
+  ImageStream stream(data, pass);
+  torch::Tensor out;  // filled batch by batch: the only thing that grows with the images
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<ImageBatch> batch, stream.Next());
+    if (!batch) break;
+    torch::Tensor tokens = encoder.Forward(batch->images.to(device, /*non_blocking=*/true));
+    torch::Tensor y = (pooled ? tokens.mean(1) : tokens).to(torch::kCPU, dtype);
+    if (!out.defined()) {
+      std::vector<int64_t> shape = y.sizes().vec();
+      shape[0] = static_cast<int64_t>(pass.rows.size());
+      out = torch::empty(shape, torch::TensorOptions().dtype(dtype));
     }
+    out.narrow(0, batch->first, y.size(0)).copy_(y);
   }
+  if (!out.defined()) return absl::InvalidArgumentError("an encoder pass over no images");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  LOG(INFO) << absl::StrFormat("encoder pass: %d images in %.2f s (%.1f images/s, %d loader workers)",
+                               out.size(0), seconds, out.size(0) / std::max(seconds, 1e-9), data.num_workers);
   return out;
-}
-
-torch::Tensor EncodeImages(Encoder& encoder, const std::vector<GrayImage>& images, const std::string& normalization,
-                           torch::Device device, bool pooled, int batch_size) {
-  torch::NoGradGuard no_grad;
-  encoder.eval();
-  std::vector<torch::Tensor> out;
-  const int64_t n = static_cast<int64_t>(images.size());
-  for (int64_t start = 0; start < n; start += batch_size) {
-    std::vector<int64_t> idx;
-    for (int64_t i = start; i < std::min<int64_t>(n, start + batch_size); ++i) idx.push_back(i);
-    auto x = ToTensor(images, idx, static_cast<int>(encoder.in_channels()), normalization).to(device);
-    auto tokens = encoder.Forward(x);
-    out.push_back((pooled ? tokens.mean(1) : tokens).to(torch::kCPU));
-  }
-  return torch::cat(out, 0);
-}
-
-torch::Tensor ExtractFeatures(Encoder& encoder, const TaskData& data, const std::string& normalization,
-                              torch::Device device, int batch_size) {
-  torch::NoGradGuard no_grad;
-  encoder.eval();
-  std::vector<torch::Tensor> feats;
-  for (int64_t start = 0; start < data.n; start += batch_size) {
-    std::vector<int64_t> idx;
-    for (int64_t i = start; i < std::min<int64_t>(data.n, start + batch_size); ++i) idx.push_back(i);
-    auto x = ToTensor(data.images, idx, static_cast<int>(encoder.in_channels()), normalization).to(device);
-    feats.push_back(encoder.Forward(x).mean(1).to(torch::kCPU));
-  }
-  return torch::cat(feats, 0);
 }
 
 absl::StatusOr<EvalReport> Report(const std::string& name, const EvalContext& ctx, const TaskData& data,

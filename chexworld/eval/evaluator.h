@@ -1,11 +1,12 @@
 // The evaluator interface and its registry ("evaluator"), plus what every
 // evaluator shares: encoder loading (this run's weights, a checkpoint, an
 // official file, or random init), labelled data with seeded splits and label
-// fractions, feature extraction, and reporting with bootstrap intervals and
-// paired comparisons.
+// fractions, encoder passes streamed from the shards, and reporting with
+// bootstrap intervals and paired comparisons.
 #ifndef CHEXWORLD_EVAL_EVALUATOR_H_
 #define CHEXWORLD_EVAL_EVALUATOR_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "chexworld/core/registry.h"
 #include "chexworld/data/image.h"
 #include "chexworld/eval/evaluators.pb.h"
+#include "chexworld/eval/image_stream.h"
 #include "chexworld/eval/metrics.h"
 #include "chexworld/eval/shift_report.h"
 #include "chexworld/eval/task_data.h"
@@ -75,18 +77,42 @@ inline absl::StatusOr<std::shared_ptr<Evaluator>> CreateEvaluator(const Componen
 absl::StatusOr<std::shared_ptr<Encoder>> LoadEncoder(const EvalContext& context, const EncoderSource& source,
                                                      const std::vector<std::string>& overrides = {});
 
-// Normalised (B, C, S, S) tensor of images[indices].
-torch::Tensor ToTensor(const std::vector<GrayImage>& images, const std::vector<int64_t>& indices, int channels,
-                       const std::string& normalization);
+// The encoder of an EncoderSource, loaded on first use and then kept (so a
+// cached feature pass loads no weights).
+class LazyEncoder {
+ public:
+  LazyEncoder(const EvalContext& context, EncoderSource source) : context_(&context), source_(std::move(source)) {}
+  absl::StatusOr<std::shared_ptr<Encoder>> Get();
+  const EncoderSource& source() const { return source_; }
 
-// Mean-pooled final-norm features (N, D) of every image, in eval mode.
-torch::Tensor ExtractFeatures(Encoder& encoder, const TaskData& data, const std::string& normalization,
-                              torch::Device device, int batch_size = 64);
+ private:
+  const EvalContext* context_;
+  EncoderSource source_;
+  std::shared_ptr<Encoder> encoder_;
+};
 
-// Encoder outputs of `images` in eval mode: mean-pooled (N, D) when
-// `pooled`, else the tokens (N, T, D).
-torch::Tensor EncodeImages(Encoder& encoder, const std::vector<GrayImage>& images, const std::string& normalization,
-                           torch::Device device, bool pooled, int batch_size = 64);
+// Some of a task's images, altered or not: the test images under a shift.
+struct ImageSelection {
+  std::vector<int64_t> rows;
+  std::function<void(int64_t k, GrayImage* image)> alter;  // on loader workers; null: as stored
+  std::string key;  // names `alter` for the feature cache ("" = unaltered)
+};
+
+// Every image of the task, unaltered.
+ImageSelection AllImages(const TaskData& data);
+
+// The ImagePass reading `selection` for `encoder` (its channels; pinned on CUDA).
+ImagePass PassFor(const ImageSelection& selection, int channels, const std::string& normalization,
+                  torch::Device device, int batch_size = 64);
+inline ImagePass PassFor(const ImageSelection& selection, const Encoder& encoder, const std::string& normalization,
+                         torch::Device device, int batch_size = 64) {
+  return PassFor(selection, static_cast<int>(encoder.in_channels()), normalization, device, batch_size);
+}
+
+// Encoder outputs of a pass in eval mode, one streamed pass: mean-pooled
+// (N, D) when `pooled`, else the tokens (N, T, D); on the CPU, as `dtype`.
+absl::StatusOr<torch::Tensor> EncodeImages(Encoder& encoder, const TaskData& data, const ImagePass& pass,
+                                           torch::Device device, bool pooled, torch::ScalarType dtype = torch::kFloat32);
 
 // Test-set scores (N_test * C probabilities) of each encoder, evaluated with
 // bootstrap intervals and paired tests against the first; writes

@@ -10,12 +10,28 @@
 #include "chexworld/core/paths.h"
 #include "chexworld/core/status_macros.h"
 #include "chexworld/data/decode.h"
+#include "chexworld/eval/eval_data.h"
 #include "chexworld/eval/evaluator.h"
+#include "chexworld/eval/metrics.h"
 #include "chexworld/eval/figure.h"
 #include "chexworld/models/heads/seg_decoder.h"
 
 namespace chexworld {
 namespace {
+
+// Per test image and class: Dice and IoU of the thresholded prediction, and
+// the first few predictions themselves (the overlays).
+struct SegScores {
+  std::vector<std::vector<double>> dice, iou;  // [class][image]
+  std::vector<std::vector<uint8_t>> shown;     // first images' C * S * S predictions
+  double mean_dice() const {
+    double sum = 0;
+    size_t n = 0;
+    for (const auto& c : dice)
+      for (double v : c) sum += v, ++n;
+    return n == 0 ? 0 : sum / n;
+  }
+};
 
 class Segmentation : public Evaluator {
  public:
@@ -38,38 +54,70 @@ class Segmentation : public Evaluator {
       }
     }
     std::vector<std::string> names;
-    std::vector<std::vector<std::vector<uint8_t>>> predictions;  // encoder -> test image -> C*S*S
+    std::vector<SegScores> scores;  // per encoder, on the test images
     for (const EncoderSource& src : SourcesOrPretrained(o_.encoders())) {
-      ASSIGN_OR_RETURN(auto pred, TrainOne(ctx, src, data, classes, size));
+      ASSIGN_OR_RETURN(SegScores s, TrainOne(ctx, src, data, classes, size));
       names.push_back(src.name());
-      predictions.push_back(std::move(pred));
+      scores.push_back(std::move(s));
     }
-    return Write(ctx, data, classes, size, names, predictions);
+    return Write(ctx, data, classes, size, names, scores);
   }
 
  private:
-  torch::Tensor MaskTensor(const TaskData& d, const std::vector<int64_t>& idx, const std::vector<int>& classes, int s) {
-    auto t = torch::empty({static_cast<int64_t>(idx.size()), static_cast<int64_t>(classes.size()), s, s});
-    float* p = t.data_ptr<float>();
-    for (int64_t i : idx)
-      for (int c : classes)
-        for (int64_t k = 0; k < static_cast<int64_t>(s) * s; ++k) *p++ = d.masks[i][static_cast<size_t>(c) * s * s + k];
-    return t;
+  ImagePass Pass(const std::vector<int64_t>& rows, const std::vector<int>& classes, const Encoder& enc,
+                 torch::Device device, int batch_size) const {
+    ImagePass pass = PassFor(ImageSelection{rows, nullptr, ""}, enc, o_.data().normalization(), device, batch_size);
+    pass.masks = classes;
+    return pass;
   }
 
-  absl::StatusOr<std::vector<std::vector<uint8_t>>> TrainOne(const EvalContext& ctx, const EncoderSource& src,
-                                                             const TaskData& data, const std::vector<int>& classes,
-                                                             int size) {
+  // Streams `rows` with their masks through the encoder and decoder (eval mode).
+  absl::StatusOr<SegScores> Evaluate(Encoder& enc, SegDecoder& decoder, const TaskData& data,
+                                     const std::vector<int64_t>& rows, const std::vector<int>& classes,
+                                     torch::Device device, int keep) const {
+    torch::NoGradGuard g;
+    enc.eval();
+    decoder->eval();
+    SegScores out;
+    out.dice.assign(classes.size(), {});
+    out.iou.assign(classes.size(), {});
+    ImageStream stream(data, Pass(rows, classes, enc, device, 16));
+    const size_t plane = static_cast<size_t>(data.image_size) * data.image_size;
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<ImageBatch> batch, stream.Next());
+      if (!batch) break;
+      auto x = batch->images.to(device, /*non_blocking=*/true);
+      auto prob = decoder(enc.Forward(x), x).sigmoid().to(torch::kCPU).contiguous();
+      auto truth = batch->masks.to(torch::kUInt8).contiguous();
+      for (int64_t b = 0; b < prob.size(0); ++b) {
+        std::vector<uint8_t> pred(classes.size() * plane);
+        const float* p = prob.data_ptr<float>() + b * pred.size();
+        for (size_t k = 0; k < pred.size(); ++k) pred[k] = p[k] >= 0.5f;
+        const uint8_t* t = truth.data_ptr<uint8_t>() + b * pred.size();
+        for (size_t c = 0; c < classes.size(); ++c) {
+          const std::vector<uint8_t> pc(pred.begin() + c * plane, pred.begin() + (c + 1) * plane);
+          const std::vector<uint8_t> tc(t + c * plane, t + (c + 1) * plane);
+          out.dice[c].push_back(Dice(pc, tc));
+          out.iou[c].push_back(Iou(pc, tc));
+        }
+        if (static_cast<int>(out.shown.size()) < keep) out.shown.push_back(std::move(pred));
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<SegScores> TrainOne(const EvalContext& ctx, const EncoderSource& src, const TaskData& data,
+                                     const std::vector<int>& classes, int size) {
     ASSIGN_OR_RETURN(std::shared_ptr<Encoder> enc,
-                     LoadEncoder(ctx, src, {absl::StrCat("options.drop_path_rate=", o_.drop_path() > 0 ? o_.drop_path() : 0.1)}));
+                     LoadEncoder(ctx, src, {absl::StrCat("options.drop_path_rate=", DecimalValue(o_.drop_path()))}));
     torch::manual_seed(o_.data().seed());
     const int64_t grid = size / enc->patch_size();
     SegDecoder decoder(enc->embed_dim(), grid, size, enc->in_channels(), static_cast<int64_t>(classes.size()),
-                       o_.decoder_width() > 0 ? o_.decoder_width() : 32);
+                       o_.decoder_width());
     enc->to(ctx.device);
     decoder->to(ctx.device);
-    const double lr = o_.lr() > 0 ? o_.lr() : 1e-3, decay = o_.layer_decay() > 0 ? o_.layer_decay() : 0.75;
-    const double wd = o_.weight_decay() > 0 ? o_.weight_decay() : 0.05;
+    const double lr = DecimalValue(o_.lr()), decay = DecimalValue(o_.layer_decay());
+    const double wd = DecimalValue(o_.weight_decay());
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decoder->parameters(), std::make_unique<torch::optim::AdamWOptions>(
                                                    torch::optim::AdamWOptions(lr).weight_decay(wd)));
@@ -81,52 +129,20 @@ class Segmentation : public Evaluator {
                                           torch::optim::AdamWOptions(lr * decay).weight_decay(wd)));
     }
     torch::optim::AdamW opt(groups, torch::optim::AdamWOptions(lr));
-    const int epochs = o_.epochs() > 0 ? o_.epochs() : 20, bs = o_.batch_size() > 0 ? o_.batch_size() : 8;
-    const int channels = static_cast<int>(enc->in_channels());
     std::mt19937_64 rng(o_.data().seed() + 99);
-    auto predict = [&](const std::vector<int64_t>& idx) {
-      torch::NoGradGuard g;
-      enc->eval();
-      decoder->eval();
-      std::vector<std::vector<uint8_t>> out;
-      for (size_t s = 0; s < idx.size(); s += 16) {
-        std::vector<int64_t> chunk(idx.begin() + s, idx.begin() + std::min(idx.size(), s + 16));
-        auto x = ToTensor(data.images, chunk, channels, o_.data().normalization()).to(ctx.device);
-        auto prob = decoder(enc->Forward(x), x).sigmoid().to(torch::kCPU).contiguous();
-        const int64_t per = prob.numel() / prob.size(0);
-        for (int64_t b = 0; b < prob.size(0); ++b) {
-          std::vector<uint8_t> m(per);
-          const float* p = prob.data_ptr<float>() + b * per;
-          for (int64_t k = 0; k < per; ++k) m[k] = p[k] >= 0.5f;
-          out.push_back(std::move(m));
-        }
-      }
-      return out;
-    };
-    auto mean_dice = [&](const std::vector<int64_t>& idx, const std::vector<std::vector<uint8_t>>& pred) {
-      double sum = 0;
-      const size_t plane = static_cast<size_t>(size) * size;
-      for (size_t i = 0; i < idx.size(); ++i)
-        for (size_t c = 0; c < classes.size(); ++c) {
-          std::vector<uint8_t> p(pred[i].begin() + c * plane, pred[i].begin() + (c + 1) * plane);
-          std::vector<uint8_t> t(data.masks[idx[i]].begin() + classes[c] * plane,
-                                 data.masks[idx[i]].begin() + (classes[c] + 1) * plane);
-          sum += Dice(p, t);
-        }
-      return sum / (idx.size() * classes.size());
-    };
     double best = -1;
     BestState best_state({enc.get(), decoder.ptr().get()});
-    for (int e = 0; e < epochs; ++e) {
+    for (int e = 0; e < o_.epochs(); ++e) {
       std::vector<int64_t> order = data.train;
       std::shuffle(order.begin(), order.end(), rng);
       if (!o_.freeze_encoder()) enc->train();
       decoder->train();
-      for (size_t s = 0; s + 1 < order.size(); s += bs) {
-        std::vector<int64_t> idx(order.begin() + s, order.begin() + std::min(order.size(), s + bs));
-        if (idx.size() < 2) break;  // batch norm needs two samples
-        auto x = ToTensor(data.images, idx, channels, o_.data().normalization()).to(ctx.device);
-        auto y = MaskTensor(data, idx, classes, size).to(ctx.device);
+      ImageStream stream(data, Pass(order, classes, *enc, ctx.device, o_.batch_size()));
+      while (true) {
+        ASSIGN_OR_RETURN(std::optional<ImageBatch> batch, stream.Next());
+        if (!batch || batch->images.size(0) < 2) break;  // batch norm needs two samples
+        auto x = batch->images.to(ctx.device, /*non_blocking=*/true);
+        auto y = batch->masks.to(ctx.device, /*non_blocking=*/true);
         torch::Tensor tokens;
         if (o_.freeze_encoder()) {
           torch::NoGradGuard g;
@@ -139,35 +155,55 @@ class Segmentation : public Evaluator {
         loss.backward();
         opt.step();
       }
-      const double v = mean_dice(data.val, predict(data.val));
+      ASSIGN_OR_RETURN(SegScores val, Evaluate(*enc, decoder, data, data.val, classes, ctx.device, 0));
+      const double v = val.mean_dice();
       LOG(INFO) << "segmentation '" << src.name() << "' epoch " << e << ": validation Dice " << v;
       if (v > best) {
         best = v;
         best_state.Save();
       }
+      if (!o_.freeze_encoder()) enc->train();
+      decoder->train();
     }
     best_state.Restore();
-    return predict(data.test);
+    return Evaluate(*enc, decoder, data, data.test, classes, ctx.device, o_.overlays());
+  }
+
+  // Grey test images with the truth in green and the first encoder's
+  // prediction in red (first class), side by side.
+  absl::Status WriteOverlays(const std::string& path, const TaskData& data, const std::vector<int>& classes, int size,
+                             const std::string& class_name, const std::string& encoder, const SegScores& first) const {
+    const int shown = static_cast<int>(first.shown.size());
+    if (shown == 0) return absl::OkStatus();
+    const size_t plane = static_cast<size_t>(size) * size;
+    std::vector<uint8_t> rgb(plane * shown * 3);
+    for (int i = 0; i < shown; ++i) {
+      GrayImage image;
+      std::vector<uint8_t> masks;
+      RETURN_IF_ERROR(data.images->Read(data.test[i], &image, &masks));
+      for (int y = 0; y < size; ++y)
+        for (int x = 0; x < size; ++x) {
+          const size_t k = static_cast<size_t>(y) * size + x;
+          const float g = std::clamp(image.pixels[k], 0.f, 1.f) * 255.f;
+          const bool truth = masks[classes[0] * plane + k], pred = first.shown[i][k];
+          uint8_t* px = &rgb[((static_cast<size_t>(y) * size * shown) + static_cast<size_t>(i) * size + x) * 3];
+          px[0] = static_cast<uint8_t>(pred ? 0.5f * g + 127 : g);
+          px[1] = static_cast<uint8_t>(truth ? 0.5f * g + 127 : g);
+          px[2] = static_cast<uint8_t>(g * (pred || truth ? 0.5f : 1.f));
+        }
+    }
+    ASSIGN_OR_RETURN(std::string png, EncodePngRgb(rgb, size, size * shown));
+    const int scale = std::max(1, 192 / size);  // small inputs shown enlarged
+    return WriteFileAtomically(
+        path, RenderImageSvg(absl::StrCat("Test images: ", class_name, " masks, ", encoder), png, size * shown * scale,
+                             size * scale, {{"truth", "#80ff80"}, {"prediction", "#ff8080"}, {"both", "#ffff80"}},
+                             absl::StrCat("The first ", shown, " test images at ", size, " px; prediction thresholded at 0.5.")));
   }
 
   absl::StatusOr<EvalReport> Write(const EvalContext& ctx, const TaskData& data, const std::vector<int>& classes,
-                                   int size, const std::vector<std::string>& names,
-                                   const std::vector<std::vector<std::vector<uint8_t>>>& preds) {
-    const size_t plane = static_cast<size_t>(size) * size;
+                                   int size, const std::vector<std::string>& names, const std::vector<SegScores>& scores) {
     const int64_t nt = static_cast<int64_t>(data.test.size());
-    const int resamples = o_.data().bootstrap() > 0 ? o_.data().bootstrap() : 1000;
-    // Per test image and class: Dice and IoU.
-    auto per_image = [&](size_t e, bool iou) {
-      std::vector<std::vector<double>> v(classes.size(), std::vector<double>(nt));
-      for (int64_t i = 0; i < nt; ++i)
-        for (size_t c = 0; c < classes.size(); ++c) {
-          std::vector<uint8_t> p(preds[e][i].begin() + c * plane, preds[e][i].begin() + (c + 1) * plane);
-          std::vector<uint8_t> t(data.masks[data.test[i]].begin() + classes[c] * plane,
-                                 data.masks[data.test[i]].begin() + (classes[c] + 1) * plane);
-          v[c][i] = iou ? Iou(p, t) : Dice(p, t);
-        }
-      return v;
-    };
+    const int resamples = o_.data().bootstrap();
     auto mean_over = [](const std::vector<std::vector<double>>& v) {
       return [&v](const std::vector<int64_t>& idx) {
         double s = 0;
@@ -186,9 +222,10 @@ class Segmentation : public Evaluator {
                                   "\n\n| encoder | mean Dice [95% CI] | mean IoU [95% CI] | per class Dice | vs ", names[0],
                                   ": ΔDice [95% CI], P(not better) |\n|---|---|---|---|---|\n");
     std::string json = absl::StrCat("{\n  \"evaluator\": \"", name, "\",\n  \"encoders\": [\n");
-    auto dice0 = per_image(0, false);
+    const auto& dice0 = scores[0].dice;
     for (size_t e = 0; e < names.size(); ++e) {
-      auto dice = per_image(e, false), iou = per_image(e, true);
+      const auto& dice = scores[e].dice;
+      const auto& iou = scores[e].iou;
       Interval d = Bootstrap(nt, mean_over(dice), resamples, 7), j = Bootstrap(nt, mean_over(iou), resamples, 7);
       std::string per_class, paired = "—";
       for (size_t c = 0; c < classes.size(); ++c) {
@@ -211,33 +248,11 @@ class Segmentation : public Evaluator {
       report.summary[names[e] + "/mean_dice"] = d.value;
     }
     absl::StrAppend(&json, "\n  ]\n}\n");
-    // Overlays: image in grey, truth in green, first encoder's prediction in red (first class).
-    const int shown = std::min<int>(o_.overlays() > 0 ? o_.overlays() : 4, static_cast<int>(nt));
-    std::vector<uint8_t> rgb(static_cast<size_t>(size) * size * shown * 3);
-    for (int i = 0; i < shown; ++i)
-      for (int y = 0; y < size; ++y)
-        for (int x = 0; x < size; ++x) {
-          const size_t k = static_cast<size_t>(y) * size + x;
-          const float g = std::clamp(data.images[data.test[i]].pixels[k], 0.f, 1.f) * 255.f;
-          const bool truth = data.masks[data.test[i]][classes[0] * plane + k], pred = preds[0][i][k];
-          uint8_t* px = &rgb[((static_cast<size_t>(y) * size * shown) + static_cast<size_t>(i) * size + x) * 3];
-          px[0] = static_cast<uint8_t>(pred ? 0.5f * g + 127 : g);
-          px[1] = static_cast<uint8_t>(truth ? 0.5f * g + 127 : g);
-          px[2] = static_cast<uint8_t>(g * (pred || truth ? 0.5f : 1.f));
-        }
     const std::string dir = ctx.run_dir + "/eval";
     RETURN_IF_ERROR(MakeDirectories(dir));
     RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".json", json));
     RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + name + ".md", md));
-    if (shown > 0) {
-      ASSIGN_OR_RETURN(std::string png, EncodePngRgb(rgb, size, size * shown));
-      const int scale = std::max(1, 192 / size);  // small inputs shown enlarged
-      RETURN_IF_ERROR(WriteFileAtomically(
-          dir + "/" + name + "_overlays.svg",
-          RenderImageSvg(absl::StrCat("Test images: ", class_names[0], " masks, ", names[0]), png, size * shown * scale,
-                         size * scale, {{"truth", "#80ff80"}, {"prediction", "#ff8080"}, {"both", "#ffff80"}},
-                         absl::StrCat("The first ", shown, " test images at ", size, " px; prediction thresholded at 0.5."))));
-    }
+    RETURN_IF_ERROR(WriteOverlays(dir + "/" + name + "_overlays.svg", data, classes, size, class_names[0], names[0], scores[0]));
     report.markdown = md;
     return report;
   }
@@ -245,13 +260,26 @@ class Segmentation : public Evaluator {
   SegmentationOptions o_;
 };
 
-absl::Status ValidateSegmentation(const SegmentationOptions& o) {
-  if (!o.data().has_dataset()) return absl::InvalidArgumentError("SegmentationOptions.data.dataset is required");
-  if (o.data().shifts_size() > 0) {
+// epochs 20, batch 8, decoder lr 1e-3 (encoder lr x layer decay 0.75), weight
+// decay 0.05, drop path 0.1, decoder width 32, 4 overlays.
+absl::Status ResolveSegmentation(SegmentationOptions* o) {
+  if (!o->data().has_dataset()) return absl::InvalidArgumentError("SegmentationOptions.data.dataset is required");
+  if (o->data().shifts_size() > 0) {
     return absl::InvalidArgumentError("SegmentationOptions.data.shifts: appearance shifts apply to the classification evaluators");
   }
-  if (o.layer_decay() < 0 || o.layer_decay() > 1) return absl::InvalidArgumentError("SegmentationOptions.layer_decay must be in (0, 1]");
-  return absl::OkStatus();
+  if (o->epochs() == 0) o->set_epochs(20);
+  if (o->batch_size() == 0) o->set_batch_size(8);
+  if (o->lr() == 0) o->set_lr(1e-3f);
+  if (o->layer_decay() == 0) o->set_layer_decay(0.75f);
+  if (o->weight_decay() == 0) o->set_weight_decay(0.05f);
+  if (o->drop_path() == 0) o->set_drop_path(0.1f);
+  if (o->decoder_width() == 0) o->set_decoder_width(32);
+  if (o->overlays() == 0) o->set_overlays(4);
+  if (o->layer_decay() < 0 || o->layer_decay() > 1) return absl::InvalidArgumentError("SegmentationOptions.layer_decay must be in (0, 1]");
+  if (o->epochs() < 1 || o->batch_size() < 2 || o->decoder_width() < 1) {
+    return absl::InvalidArgumentError("SegmentationOptions: epochs and decoder_width must be >= 1, batch_size >= 2");
+  }
+  return ResolveEvalData(o->mutable_data());
 }
 
 absl::StatusOr<std::shared_ptr<Evaluator>> MakeSegmentation(const SegmentationOptions& o) {
@@ -262,6 +290,6 @@ absl::StatusOr<std::shared_ptr<Evaluator>> MakeSegmentation(const SegmentationOp
 
 CHEXWORLD_REGISTER_COMPONENT("evaluator", "segmentation", SegmentationOptions, Evaluator,
                              "UNETR-style conv decoder on the ViT tokens, Dice + BCE, per-image Dice/IoU with CIs",
-                             &MakeSegmentation, &ValidateSegmentation);
+                             &MakeSegmentation, &ResolveSegmentation);
 
 }  // namespace chexworld

@@ -1,5 +1,7 @@
-// The labelled data of an evaluation: images at the model's input size, the
-// targets over the task's classes, and the train / val / test split.
+// The labelled data of an evaluation: where its images are (pixels stay in
+// the shards until a pass reads them, task_images.h), the targets over the
+// task's classes, and the train / val / test split. What it holds per image
+// is small (id, targets, split), so it does not grow with image size.
 //
 // Splits: "random" (seeded fractions; images of one patient, and duplicate
 // images, always land in the same split) or "stored" (the dataset's own, as
@@ -17,19 +19,21 @@
 #define CHEXWORLD_EVAL_TASK_DATA_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "chexworld/data/image.h"
+#include "chexworld/eval/task_images.h"
 #include "chexworld/eval/evaluators.pb.h"
 
 namespace chexworld {
 
 struct TaskData {
-  std::vector<GrayImage> images;
-  std::vector<std::vector<uint8_t>> masks;  // per image, M * S * S (segmentation)
-  std::vector<std::string> mask_names;
+  std::shared_ptr<const TaskImages> images;  // row i's pixels (and masks), on demand
+  int image_size = 0;                        // the model's input side
+  int num_workers = 4;                       // loader threads of the passes over images (EvalData.num_workers)
+  std::vector<std::string> mask_names;       // segmentation: the masks images->Read gives, in order
   std::vector<double> targets;  // N * C, NaN unknown (empty when the task has no labels)
   int64_t n = 0, c = 0;
   bool multiclass = false;
@@ -43,8 +47,10 @@ struct TaskData {
   std::string description;       // for reports
 };
 
-// `with_masks`: segmentation (masks required; labels optional). Errors name the
-// EvalData field.
+// One streamed pass over the datasets reads ids, labels, splits and the
+// near-duplicate signatures (pixels are dropped unless EvalData.preload).
+// `with_masks`: segmentation (masks required; labels optional). Errors name
+// the EvalData field.
 absl::StatusOr<TaskData> LoadTaskData(const EvalData& data, int image_size, bool with_masks = false);
 
 
