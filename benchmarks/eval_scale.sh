@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Evaluation memory and time against the number of images. Packs phantom
-# shard sets of N images at 64 px (once, not timed), then runs on each, under
+# shard sets of N images at 64 px (once, not timed; the stored split of the
+# 50,000 set has one exact duplicate across train and test, dropped by the
+# leakage guard's drop_overlap), then runs on each, under
 # /usr/bin/time -v, with a random ViT-Tiny at 64 px (patch 16) on the stored
 # split:
 #   probe     a linear probe (one streamed encoder pass, 300 full-batch epochs)
@@ -41,7 +43,7 @@ config() {
   local n="$1" kind="$2" data
   data="dataset { name: \"phantom\" options { [type.googleapis.com/chexworld.PhantomDatasetOptions] {
           num_images: $n image_size: 64 cache_dir: \"$work/cache\" } } }
-        split: \"stored\" duplicate_max_distance: -1 bootstrap: 200"
+        split: \"stored\" duplicate_max_distance: -1 drop_overlap: true bootstrap: 200"
   cat <<EOF
 run { name: "eval_scale" seed: 0 threads: 2 }
 model { encoder { name: "vit" options { [type.googleapis.com/chexworld.ViTOptions] {
@@ -61,11 +63,14 @@ printf "%-8s %-9s %-12s %-9s %-16s\n" images evaluator "peak RSS MB" "wall s" "e
 IFS=, read -r -a size_list <<<"$sizes"
 IFS=, read -r -a eval_list <<<"$evaluators"
 for n in "${size_list[@]}"; do
-  # Pack the shards first (the probe's data, 1 epoch: not timed).
-  config "$n" probe > "$work/pack-$n.textproto"
-  "$run" --config="$work/pack-$n.textproto" --run_dir="$work/pack-$n" \
-    --set=evals[0].options.epochs=1 > "$work/pack-$n.log" 2>&1 || { tail -5 "$work/pack-$n.log"; exit 1; }
-  rm -rf "$work/pack-$n"
+  # Pack the shards first (the probe's data, 1 epoch: not timed), unless a
+  # --work folder already holds them.
+  if ! ls "$work"/cache/phantom-*-n"$n"-*/manifest.textproto > /dev/null 2>&1; then
+    config "$n" probe > "$work/pack-$n.textproto"
+    "$run" --config="$work/pack-$n.textproto" --run_dir="$work/pack-$n" \
+      --set=evals[0].options.epochs=1 > "$work/pack-$n.log" 2>&1 || { tail -5 "$work/pack-$n.log"; exit 1; }
+    rm -rf "$work/pack-$n"
+  fi
   for kind in "${eval_list[@]}"; do
     dir="$work/$kind-$n"
     config "$n" "$kind" > "$dir.textproto"
@@ -75,7 +80,7 @@ for n in "${size_list[@]}"; do
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$dir.err" |
            awk -F: '{s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.0f", s}')
     rate=$(grep -o 'encoder pass: [0-9]* images in [0-9.]* s ([0-9.]* images/s' "$dir.err" | head -1 |
-           sed 's/.*(\([0-9.]*\) images\/s/\1/')
+           sed 's/.*(\([0-9.]*\) images\/s/\1/' || true)
     printf "%-8s %-9s %-12s %-9s %-16s\n" "$n" "$kind" "$((kb / 1024))" "$wall" "${rate:--}"
     [ "$keep" = 1 ] || rm -rf "$dir"
   done

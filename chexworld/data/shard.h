@@ -29,6 +29,7 @@
 #ifndef CHEXWORLD_DATA_SHARD_H_
 #define CHEXWORLD_DATA_SHARD_H_
 
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -116,12 +117,15 @@ class ShardReader {
   absl::StatusOr<Receipt> ReadReceipt(int64_t index) const;
   // The stored split of an image ("" for version 1), without reading pixels.
   const std::string& split(int64_t index) const;
+  // Closes the HDF5 file (its caches go with it); the next read reopens it.
+  void Close() const;
 
  private:
   ShardReader() = default;
+  absl::Status EnsureOpenLocked() const;  // under mu_
   std::string path_;
-  long long file_ = -1;
-  long long images_ = -1;
+  mutable long long file_ = -1;
+  mutable long long images_ = -1;
   int64_t size_ = 0;
   ShardSchema schema_;
   std::vector<std::string> ids_;
@@ -151,6 +155,9 @@ class ShardedDataset {
   std::vector<std::unique_ptr<ShardReader>> shards_;
   std::vector<int64_t> offsets_;  // cumulative sizes
   int64_t total_ = 0;
+  static constexpr size_t kMaxOpenShards = 8;
+  mutable std::mutex lru_mu_;
+  mutable std::list<size_t> open_;  // shards with an open file, most recently read first
 };
 
 // Writes records into shards of at most `shard_size` images under `dir`

@@ -21,17 +21,27 @@ class LinearProbe : public Evaluator {
  private:
   absl::StatusOr<Fitted> Fit(const EvalContext& ctx, const EncoderSource& src, const TaskData& data) {
     auto encoder = std::make_shared<LazyEncoder>(ctx, src);
-    ASSIGN_OR_RETURN(torch::Tensor features, CachedFeatures(ctx, *encoder, data, o_.data(), AllImages(data)));
-    torch::Tensor f = features.to(torch::kFloat32);
-    auto train = Rows(f, data.train);
-    auto mean = train.mean(0), std = train.std(0).clamp_min(1e-6);
-    auto norm = (f - mean) / std;
+    // The feature matrix is what grows with the dataset: standardised in
+    // place and dropped once split, so at most two copies are alive.
+    torch::Tensor xtr, xval, xte, mean, std;
+    int64_t dim = 0;
+    {
+      ASSIGN_OR_RETURN(torch::Tensor f, CachedFeatures(ctx, *encoder, data, o_.data(), AllImages(data)));
+      f = f.to(torch::kFloat32);
+      {
+        auto train = Rows(f, data.train);
+        mean = train.mean(0);
+        std = train.std(0).clamp_min(1e-6);
+      }
+      f.sub_(mean).div_(std);
+      xtr = Rows(f, data.train), xval = Rows(f, data.val), xte = Rows(f, data.test);
+      dim = f.size(1);
+    }
     torch::manual_seed(o_.data().seed());
-    auto linear = torch::nn::Linear(f.size(1), data.c);
+    auto linear = torch::nn::Linear(dim, data.c);
     torch::optim::AdamW opt(linear->parameters(),
                             torch::optim::AdamWOptions(DecimalValue(o_.lr())).weight_decay(DecimalValue(o_.weight_decay())));
-    auto xtr = Rows(norm, data.train), ytr = Targets(data, data.train);
-    auto xval = Rows(norm, data.val), xte = Rows(norm, data.test);
+    auto ytr = Targets(data, data.train);
     double best = -1;
     torch::Tensor best_w, best_b;
     for (int e = 1; e <= o_.epochs(); ++e) {

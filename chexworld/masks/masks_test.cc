@@ -135,6 +135,36 @@ TEST(MultiblockTest, SortedAndDeterministicForASeed) {
   EXPECT_EQ(m.min_keep(14, 14), 10);
 }
 
+// fixed_lengths: every batch has the same lengths (a CUDA graph replays fixed
+// shapes), the samples stay disjoint and deterministic, and the cut to those
+// lengths keeps the grid evenly covered (a prefix of the sorted indices would
+// keep the top rows and drop the bottom ones).
+TEST(MultiblockTest, FixedLengthsKeepShapesAndCoverage) {
+  MultiblockOptions o;
+  o.set_fixed_lengths(true);
+  MultiblockMasker m(*ResolveMultiblockOptions(o));
+  const int g = 14, batch = 32, batches = 150;
+  const auto [ke, kp] = m.FixedLengths(batch, g, g);
+  ASSERT_GT(ke, 0);
+  ASSERT_GT(kp, 0);
+  std::mt19937_64 rng(5);
+  for (int call = 0; call < 5; ++call) {
+    MaskBatch b = m.Sample(batch, g, g, call, rng);
+    ASSERT_EQ(b.context_len, ke) << call;
+    ASSERT_EQ(b.target_len, kp) << call;
+  }
+  std::mt19937_64 a(9), c(9);
+  EXPECT_EQ(m.Sample(batch, g, g, 7, a).context, m.Sample(batch, g, g, 7, c).context);
+  Stats s = RunMasker(m, g, batches, batch, 11);
+  EXPECT_EQ(s.overlaps, 0);
+  for (const auto* incl : {&s.incl_ctx, &s.incl_tgt}) {
+    double top = 0, bottom = 0;
+    for (int r = 0; r < g; ++r)
+      for (int col = 0; col < g; ++col) (r < g / 2 ? top : bottom) += (*incl)[r * g + col];
+    EXPECT_NEAR(top / bottom, 1.0, 0.25) << (incl == &s.incl_ctx ? "context" : "targets");
+  }
+}
+
 TEST(MultiblockTest, BadOptionsNameTheField) {
   MultiblockOptions o;
   o.set_target_scale_min(0.5f);

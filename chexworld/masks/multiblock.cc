@@ -90,7 +90,7 @@ std::vector<int64_t> PlaceBlock(const Grid& g, int bh, int bw, const std::vector
 }  // namespace
 
 MaskBatch MultiblockMasker::SampleVariable(int64_t batch, int64_t gh, int64_t gw, uint64_t call,
-                                           std::mt19937_64& rng) const {
+                                           std::mt19937_64& rng, IndexLists* lists) const {
   const auto sizes = BlockSizes(gh, gw, call);
   const int ph = std::max(1, sizes[0]), pw = std::max(1, sizes[1]), eh = std::max(1, sizes[2]), ew = std::max(1, sizes[3]);
   const Grid g{gh, gw};
@@ -143,8 +143,24 @@ MaskBatch MultiblockMasker::SampleVariable(int64_t batch, int64_t gh, int64_t gw
     out.context.insert(out.context.end(), ctx[b].begin(), ctx[b].begin() + min_ctx);
     out.target.insert(out.target.end(), tgt[b].begin(), tgt[b].begin() + min_tgt);
   }
+  if (lists != nullptr) *lists = {std::move(ctx), std::move(tgt)};
   return out;
 }
+
+namespace {
+
+// `k` of `indices` drawn uniformly (partial Fisher-Yates), sorted, appended
+// to `out`. A prefix of the sorted list would keep the grid's first rows.
+void AppendSubset(std::vector<int64_t> indices, int64_t k, std::mt19937_64& rng, std::vector<int64_t>& out) {
+  for (int64_t i = 0; i < k; ++i) {
+    std::uniform_int_distribution<size_t> pick(i, indices.size() - 1);
+    std::swap(indices[i], indices[pick(rng)]);
+  }
+  std::sort(indices.begin(), indices.begin() + k);
+  out.insert(out.end(), indices.begin(), indices.begin() + k);
+}
+
+}  // namespace
 
 std::pair<int64_t, int64_t> MultiblockMasker::FixedLengths(int64_t batch, int64_t gh, int64_t gw) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -171,8 +187,18 @@ MaskBatch MultiblockMasker::Sample(int64_t batch, int64_t gh, int64_t gw, uint64
   const auto [ke, kp] = FixedLengths(batch, gh, gw);
   // Draws again (new block sizes: another call number) until the batch is long
   // enough; one batch in ten needs it, so a thousand attempts never run out.
+  // The block-size generator keeps only 32 bits of its seed: a redraw's call
+  // number is the call and attempt mixed (SplitMix64) into those bits.
   for (uint64_t attempt = 0; attempt < 1000; ++attempt) {
-    MaskBatch m = SampleVariable(batch, gh, gw, call + (attempt << 40), rng);
+    uint64_t redraw = call;
+    if (attempt > 0) {
+      redraw = call ^ (attempt * 0x9E3779B97F4A7C15ULL);
+      redraw = (redraw ^ (redraw >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      redraw = (redraw ^ (redraw >> 27)) * 0x94D049BB133111EBULL;
+      redraw ^= redraw >> 31;
+    }
+    IndexLists lists;
+    MaskBatch m = SampleVariable(batch, gh, gw, redraw, rng, &lists);
     if (m.context_len < ke || m.target_len < kp) continue;
     MaskBatch out;
     out.batch = batch;
@@ -182,10 +208,8 @@ MaskBatch MultiblockMasker::Sample(int64_t batch, int64_t gh, int64_t gw, uint64
     out.blocks = m.blocks;
     out.draws = static_cast<int>(attempt) + 1;
     for (int64_t b = 0; b < batch; ++b) {
-      const auto c = m.context.begin() + b * m.context_len;
-      const auto t = m.target.begin() + b * m.target_len;
-      out.context.insert(out.context.end(), c, c + ke);
-      out.target.insert(out.target.end(), t, t + kp);
+      AppendSubset(std::move(lists.first[b]), ke, rng, out.context);
+      AppendSubset(std::move(lists.second[b]), kp, rng, out.target);
     }
     return out;
   }

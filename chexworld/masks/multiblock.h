@@ -44,7 +44,12 @@ class MultiblockMasker : public Masker {
 
  private:
   // The official sampler: lengths are the batch minimum.
-  MaskBatch SampleVariable(int64_t batch, int64_t grid_h, int64_t grid_w, uint64_t call, std::mt19937_64& rng) const;
+  // The official sampler: each batch cut to its own minimum lengths (the
+  // first indices of each sample's sorted list). With `lists`, also every
+  // sample's full (context, target) index lists.
+  using IndexLists = std::pair<std::vector<std::vector<int64_t>>, std::vector<std::vector<int64_t>>>;
+  MaskBatch SampleVariable(int64_t batch, int64_t grid_h, int64_t grid_w, uint64_t call, std::mt19937_64& rng,
+                           IndexLists* lists = nullptr) const;
 
   MultiblockOptions o_;
   mutable std::mutex mu_;  // loader workers sample concurrently
