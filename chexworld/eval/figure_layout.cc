@@ -235,7 +235,8 @@ LegendBox PlaceLegend(const Axes& a, double left, double top, double w, double h
   }
   const auto pixels = DataPixels(a, left, top, w, h, xr, yr);
   for (const char* where : {"upper right", "upper left", "lower right", "lower left"}) {
-    const auto [x, y] = corner(where);
+    const auto xy = corner(where);  // not a structured binding: clang 14 cannot capture one
+    const double x = xy.first, y = xy.second;
     const bool covers = std::any_of(pixels.begin(), pixels.end(), [&](const auto& p) {
       return p.first >= x - 2 && p.first <= x + box.width + 2 && p.second >= y - 2 && p.second <= y + box.height + 2;
     });
